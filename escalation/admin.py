@@ -1,0 +1,142 @@
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from escalation.models import (
+    BusinessHours,
+    Decision,
+    Delivery,
+    Handoff,
+    Holiday,
+    NotificationChannel,
+    Team,
+    Trigger,
+)
+from escalation.simulate import simulate
+
+
+class BusinessHoursInline(admin.TabularInline):
+    model = BusinessHours
+    extra = 0
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "sla_seconds", "timezone"]
+    inlines = [BusinessHoursInline]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name", "team"]
+    list_filter = ["team"]
+
+
+class TryForm(forms.Form):
+    earlier = forms.CharField(
+        label=_("Earlier messages"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Optional: the customer's earlier messages, one per line."),
+    )
+    message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 2}))
+    tier = forms.CharField(
+        label=_("Verified tier"), required=False, help_text=_("Such as pro, enterprise, vip.")
+    )
+    page = forms.CharField(
+        label=_("Page"), required=False, initial="/", help_text=_("The URL path, such as /pricing.")
+    )
+
+    def clean_page(self) -> str:
+        page = self.cleaned_data["page"].strip() or "/"
+        if not page.startswith("/"):
+            raise forms.ValidationError(_("A page is a path that starts with /."))
+        return page
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "order", "enabled", "team", "priority_boost", "updated_at"]
+    list_editable = ["order", "enabled"]
+    list_display_links = ["name"]
+    list_filter = ["kind", "team", "enabled"]
+    search_fields = ["name", "phrases", "values"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "enabled", "order"]}),
+        (_("What happens"), {"fields": ["team", "priority_boost", "reason", "customer_text"]}),
+        (
+            _("When it fires"),
+            {
+                "fields": ["phrases", "threshold", "trend_threshold", "count", "values"],
+                "description": _("Each kind uses some of these; the help under each says which."),
+            },
+        ),
+    ]
+    change_list_template = "admin/escalation/trigger/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("try/", self.admin_site.admin_view(self.try_view), name="escalation_trigger_try"),
+            *super().get_urls(),
+        ]
+
+    def try_view(self, request: HttpRequest) -> HttpResponse:
+        """Type a message and see which rule fires, and why."""
+        form = TryForm(request.POST or None)
+        steps = None
+        if request.method == "POST" and form.is_valid():
+            earlier = [line.strip() for line in form.cleaned_data["earlier"].splitlines()]
+            steps = simulate(
+                messages=[*filter(None, earlier), form.cleaned_data["message"].strip()],
+                tier=form.cleaned_data["tier"].strip().lower(),
+                page_path=form.cleaned_data["page"],
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Try the triggers"),
+            "form": form,
+            "steps": steps,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/escalation/trigger/try.html", context)
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "reason", "team", "trigger", "intent", "confidence"]
+    list_filter = ["action", "reason", "team", "trigger"]
+    search_fields = ["message__body", "explanation"]
+    readonly_fields = [f.name for f in Decision._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ["queued_at", "team", "status", "reason", "priority", "agent", "sla_misses"]
+    list_filter = ["status", "team", "reason", "offline"]
+    readonly_fields = [f.name for f in Handoff._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "enabled"]
+    filter_horizontal = ["teams"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "event", "attempts", "delivered_at", "last_error"]
+    list_filter = ["channel", "event"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,0 +1,57 @@
+"""Business hours: is a team working now, and when is it back."""
+
+import datetime as dt
+import zoneinfo
+
+from django.db.models import Q
+
+from escalation.models import Holiday, Team
+
+
+def _zone(team: Team) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(team.timezone or "UTC")
+
+
+def _holidays(team: Team, start: dt.date, days: int) -> set[dt.date]:
+    """Days off for this team (its own and everyone's) from start, for so many days."""
+    end = start + dt.timedelta(days=days)
+    return set(
+        Holiday.objects.filter(date__range=(start, end))
+        .filter(Q(team=team) | Q(team__isnull=True))
+        .values_list("date", flat=True)
+    )
+
+
+def is_open(team: Team, at: dt.datetime) -> bool:
+    """True when the team works at this moment (always, for a team without hours)."""
+    hours = list(team.hours.all())
+    if not hours:
+        return True
+    local = at.astimezone(_zone(team))
+    if local.date() in _holidays(team, local.date(), 0):
+        return False
+    now = local.time()
+    return any(h.weekday == local.weekday() and h.opens <= now < h.closes for h in hours)
+
+
+def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
+    """When the team next starts working, as an aware datetime; None for a team always open
+    or one with no hours at all in the next two weeks."""
+    hours = list(team.hours.all())
+    if not hours:
+        return None
+    zone = _zone(team)
+    local = at.astimezone(zone)
+    holidays = _holidays(team, local.date(), 15)
+    for offset in range(15):
+        day = local.date() + dt.timedelta(days=offset)
+        if day in holidays:
+            continue
+        for h in sorted((h for h in hours if h.weekday == day.weekday()), key=lambda h: h.opens):
+            opening = dt.datetime.combine(day, h.opens, tzinfo=zone)
+            if opening > local:
+                return opening
+            closing = dt.datetime.combine(day, h.closes, tzinfo=zone)
+            if opening <= local < closing:
+                return at  # open right now
+    return None

@@ -1,0 +1,812 @@
+"""Decisions, handoffs, routing, queue updates, SLA re-routing and follow-ups.
+
+Every function that changes state runs in a transaction and announces the change only
+once it is committed (broadcasts, tasks, notifications).
+"""
+
+import datetime as dt
+import logging
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from agents.models import Agent
+from chat import realtime
+from chat import services as chat_services
+from chat.markdown import render_markdown
+from chat.models import Article, Contact, Conversation, ConversationEvent, Message
+from chat.responder import Reply, get_responder, query_for
+from escalation import brief, detectors, hours, rules, selectors
+from escalation.estimates import estimate_wait_seconds, wait_in_words
+from escalation.models import (
+    Decision,
+    FollowUp,
+    Handoff,
+    ReplyEmail,
+    Team,
+    Trigger,
+    WaitEstimate,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def team_group(team_id: int) -> str:
+    return f"team.{team_id}"
+
+
+SUPERVISORS_GROUP = "supervisors"
+
+
+# Deciding ------------------------------------------------------------------------------
+
+
+def customer_message_handle(*, message_id: int) -> Decision | None:
+    """Decide what happens after a customer message, and do it. Safe to run twice.
+
+    Messages of one conversation are decided one at a time and in order: the task holds
+    the conversation's row lock, and first decides any earlier message still waiting (a
+    worker may pick the second message up before the first), so rules that count ("the
+    second unsure answer in a row") always see the history as the customer wrote it.
+    """
+    message = Message.objects.filter(pk=message_id, author=Message.Author.CUSTOMER).first()
+    if message is None:
+        return None
+    if Decision.objects.filter(message=message).exists():
+        return Decision.objects.get(message=message)
+    responder = get_responder()
+    # Build the knowledge-base index (seconds, the first time) before taking any lock.
+    responder.warm()
+    to_write: list[tuple[Message, Reply, rules.Outcome]] = []
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+        waiting = conversation.messages.filter(
+            author=Message.Author.CUSTOMER, seq__lte=message.seq, decision__isnull=True
+        ).order_by("seq")
+        decision = None
+        for pending in waiting.select_related("page"):
+            decision = _decide(message=pending, conversation=conversation, to_write=to_write)
+            conversation.refresh_from_db()
+    # An LLM writes its answers after the decision, outside the conversation's lock.
+    for pending, reply, outcome in to_write:
+        _written_reply(message=pending, reply=reply, outcome=outcome, responder=responder)
+    return decision or Decision.objects.get(message=message)
+
+
+def _written_reply(*, message: Message, reply: Reply, outcome: rules.Outcome, responder) -> None:
+    conversation = message.conversation
+
+    def show(text: str) -> None:
+        realtime.broadcast(
+            realtime.conversation_group(conversation.pk),
+            "conversation.stream",
+            reply_to=message.seq,
+            text=text,
+            # Rendered and sanitised like a stored message; unfinished Markdown shows as typed.
+            html=str(render_markdown(text)),
+        )
+
+    written = responder.write(
+        query_for(conversation=conversation, message=message), reply, on_text=show
+    )
+    with transaction.atomic():
+        _ai_reply(message=message, reply=written, outcome=outcome, ruleset=rules.current_ruleset())
+
+
+def _decide(
+    *,
+    message: Message,
+    conversation: Conversation,
+    to_write: list[tuple[Message, Reply, rules.Outcome]],
+) -> Decision:
+    """Decide on one message; the caller holds the conversation's lock. Answers that an
+    LLM is to write are left in ``to_write``."""
+    message.conversation = conversation
+    if conversation.state != Conversation.State.AI:
+        return _quiet(message=message)
+    chat_services.typing_announce(
+        conversation_id=conversation.pk, author="ai", name="", active=True
+    )
+    ruleset = rules.current_ruleset()
+    responder = get_responder()
+    # The decision rests on what the knowledge base says; any writing comes later.
+    reply = responder.find(
+        query_for(conversation=conversation, message=message),
+        threshold=ruleset.confidence_threshold,
+    )
+    situation = _situation(message=message, reply=reply)
+    outcome = rules.decide(situation, ruleset)
+    team = _team(outcome.team_slug) if outcome.action == "handoff" else None
+    decision = Decision.objects.create(
+        message=message,
+        conversation=conversation,
+        action=outcome.action,
+        team=team,
+        priority=outcome.priority,
+        reason=outcome.reason,
+        trigger=outcome.trigger,
+        explanation=(outcome.explanation or _explain(reply))[:300],
+        intent=reply.intent or (reply.top.slug if reply.top else ""),
+        confidence=reply.confidence,
+        sentiment=situation.sentiment.score,
+        signals={**outcome.signals, "top": reply.top.slug if reply.top else ""},
+    )
+    if outcome.action == "handoff":
+        handoff_start(
+            conversation=conversation,
+            decision=decision,
+            team=team,
+            priority=outcome.priority,
+            reason=outcome.reason,
+            trigger=outcome.trigger,
+            explanation=decision.explanation,
+            customer_text=outcome.customer_text,
+        )
+    elif outcome.action == "answer" and responder.writes:
+        to_write.append((message, reply, outcome))
+    else:
+        _ai_reply(message=message, reply=reply, outcome=outcome, ruleset=ruleset)
+    return decision
+
+
+def _quiet(*, message: Message) -> Decision:
+    """A human has the conversation: the AI says nothing, the agent's console updates."""
+    conversation = message.conversation
+    with transaction.atomic():
+        decision, _created = Decision.objects.get_or_create(
+            message=message,
+            defaults={
+                "conversation": conversation,
+                "action": Decision.Action.QUIET,
+                "sentiment": detectors.sentiment(message.body).score,
+                "explanation": _("A person has this conversation."),
+            },
+        )
+        handoff = selectors.handoff_current(conversation=conversation)
+        if handoff is not None:
+            _announce_queue(handoff.team_id)
+    return decision
+
+
+def _explain(reply: Reply) -> str:
+    if reply.kind == "answer":
+        return _("Answered from “%(slug)s” (confidence %(confidence).2f).") % {
+            "slug": reply.intent,
+            "confidence": reply.confidence,
+        }
+    if reply.kind == "smalltalk":
+        return _("Small talk.")
+    return _("Not sure enough to answer (confidence %(confidence).2f).") % {
+        "confidence": reply.confidence
+    }
+
+
+def _situation(*, message: Message, reply: Reply) -> rules.Situation:
+    conversation = message.conversation
+    contact: Contact = conversation.contact
+    since = _ai_period_start(conversation)
+    earlier = list(
+        conversation.messages.filter(author=Message.Author.CUSTOMER, seq__lt=message.seq)
+        .filter(created_at__gte=since)
+        .select_related("decision")
+        .order_by("seq")
+    )
+    turns = []
+    for m in earlier:
+        d = getattr(m, "decision", None)
+        turns.append(
+            rules.Turn(
+                text=m.body,
+                intent=(d.signals.get("top") or d.intent) if d else "",
+                action=d.action if d else "",
+                reason=d.reason if d else "",
+                sentiment=d.sentiment if d and d.sentiment is not None else 0.0,
+                rejected_topic=d.signals.get("rejected_topic", "") if d else "",
+            )
+        )
+    same_question = rules.same_question_count(message.body, reply, turns)
+    last_ai = (
+        conversation.messages.filter(author=Message.Author.AI, seq__lt=message.seq)
+        .order_by("-seq")
+        .first()
+    )
+    topic = conversation.topic
+    return rules.Situation(
+        text=message.body,
+        reply=reply,
+        sentiment=detectors.sentiment(message.body),
+        # Rules trust only what a verified source said.
+        tier=contact.tier if contact.verified else "",
+        attributes=contact.attributes if contact.verified else {},
+        page_path=message.page.path if message.page else "",
+        topic_slug=topic.slug if topic else "",
+        topic_team=topic.team.slug if topic and topic.team else "",
+        last_ai_answered_topic=bool(
+            last_ai and topic and any(s.get("slug") == topic.slug for s in last_ai.sources)
+        ),
+        previous=tuple(turns),
+        same_question_count=same_question,
+    )
+
+
+def _ai_period_start(conversation: Conversation) -> dt.datetime:
+    """When the AI last took (or got back) the conversation: rules count from there."""
+    back = (
+        conversation.events.filter(kind__in=["reopened", "state"], data__to="ai")
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return back or conversation.created_at
+
+
+def _ai_reply(
+    *, message: Message, reply: Reply, outcome: rules.Outcome, ruleset: rules.Ruleset
+) -> None:
+    contact = message.conversation.contact
+    team = _team_name(outcome.team_slug)
+    text = reply.text
+    if outcome.reason == "rejected":
+        text = _(
+            "I'm sorry that didn't solve it, and I don't have a better answer for this one. "
+            "Tell me a little more and I'll try again, or say so and I'll bring in someone "
+            "from our %(team)s team, with everything you've told me."
+        ) % {"team": team}
+    elif outcome.action == "clarify":
+        text = _(
+            "I'm not sure I understood that, and I'd rather not guess. Could you put it "
+            "another way? If you prefer, I can bring in a person from our team."
+        )
+    elif (
+        outcome.action == "answer"
+        and contact.verified
+        and ruleset.offers_human(contact.tier, contact.attributes)
+    ):
+        text += "\n\n" + _(
+            "_If you'd rather go through this with a person, just say so: you'll be first in line._"
+        )
+    topic = Article.objects.filter(pk=reply.article_id).first() if reply.article_id else None
+    chat_services.ai_reply_post(
+        in_reply_to=message,
+        body=text,
+        sources=reply.sources if outcome.action == "answer" else [],
+        confidence=reply.confidence,
+        intent=reply.intent,
+        topic=topic if outcome.action == "answer" else None,
+    )
+
+
+def _team(slug: str) -> Team:
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        team, _created = Team.objects.get_or_create(
+            slug=slug, defaults={"name": slug.replace("-", " ").title()}
+        )
+    return team
+
+
+def _team_name(slug: str) -> str:
+    team = Team.objects.filter(slug=slug).first()
+    return team.name if team else slug.replace("-", " ").title()
+
+
+# Handoff -------------------------------------------------------------------------------
+
+
+def handoff_start(
+    *,
+    conversation: Conversation,
+    team: Team,
+    reason: str,
+    priority: int = 0,
+    decision: Decision | None = None,
+    trigger: Trigger | None = None,
+    explanation: str = "",
+    customer_text: str = "",
+) -> Handoff:
+    """Queue the conversation for a human of the team, route it, and tell the customer."""
+    with transaction.atomic():
+        contact = conversation.contact
+        ruleset = rules.current_ruleset()
+        if contact.verified and not (trigger and trigger.kind == Trigger.Kind.TIER):
+            priority = max(priority, ruleset.tier_boost(contact.tier, contact.attributes))
+        handoff = Handoff.objects.create(
+            conversation=conversation,
+            decision=decision,
+            team=team,
+            priority=priority,
+            reason=reason,
+            trigger=trigger,
+            explanation=explanation[:300],
+            brief=brief.build(
+                conversation=conversation,
+                decision=decision,
+                reason=reason,
+                explanation=explanation,
+                trigger_name=trigger.name if trigger else "",
+            ),
+        )
+        _conversation_state(conversation, Conversation.State.QUEUED, team=team)
+        _route(handoff)
+        status = _status(handoff)
+        if handoff.status == Handoff.Status.WAITING and status["estimate_seconds"] is None:
+            handoff.offline = True
+            handoff.promised_by = status["promised_by"]
+            handoff.save(update_fields=["offline", "promised_by"])
+        if status["estimate_seconds"] is not None:
+            WaitEstimate.objects.create(
+                handoff=handoff,
+                position=status["position"],
+                estimated_seconds=status["estimate_seconds"],
+            )
+        chat_services.system_message_post(
+            conversation=conversation,
+            body=_transition_text(handoff, status, customer_text),
+            in_reply_to=decision.message if decision else None,
+        )
+        _announce_status(conversation, status)
+        _announce_queue(team.pk)
+        _notify(handoff, event="handoff.created")
+    return handoff
+
+
+def _conversation_state(conversation: Conversation, state: str, *, team: Team | None) -> None:
+    previous = conversation.state
+    conversation.state = state
+    fields = ["state", "updated_at"]
+    if team is not None:
+        conversation.team = team
+        fields.append("team")
+    conversation.save(update_fields=fields)
+    ConversationEvent.objects.create(
+        conversation=conversation,
+        kind=ConversationEvent.Kind.STATE,
+        data={"from": previous, "to": state, "team": team.slug if team else None},
+    )
+
+
+def _transition_text(handoff: Handoff, status: dict[str, Any], customer_text: str) -> str:
+    return render_to_string(
+        "escalation/transition.txt",
+        {"handoff": handoff, "status": status, "customer_text": customer_text},
+    ).strip()
+
+
+# Routing -------------------------------------------------------------------------------
+
+
+def _route(handoff: Handoff) -> Agent | None:
+    """Give the handoff to the best agent who can take it now, or leave it waiting.
+
+    The account owner first, when online with room; then the least loaded agent of the
+    team, weighted by capacity (an agent with room for 4 and 2 taken is as busy as one with
+    room for 2 and 1 taken); ties go to whoever got a conversation least recently.
+    """
+    team = handoff.team
+    if not hours.is_open(team, timezone.now()):
+        return None
+    passed_over = set(handoff.passed_over.values_list("pk", flat=True))
+    candidates = [
+        agent
+        for agent in selectors.agents_available(team=team)
+        if agent.load < agent.capacity and agent.pk not in passed_over
+    ]
+    if not candidates:
+        return None
+    contact = handoff.conversation.contact
+    owner = brief.account_owner(contact.attributes) if contact.verified else None
+    chosen = next((a for a in candidates if owner and a.pk == owner.pk), None)
+    if chosen is None:
+        last_offered = {
+            agent_id: offered_at
+            for agent_id, offered_at in Handoff.objects.filter(
+                agent__in=candidates, offered_at__isnull=False
+            )
+            .order_by("agent_id", "offered_at")
+            .values_list("agent_id", "offered_at")
+        }
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        chosen = min(
+            candidates,
+            key=lambda a: (a.load / a.capacity, last_offered.get(a.pk, epoch)),
+        )
+    handoff.agent = chosen
+    handoff.status = Handoff.Status.OFFERED
+    handoff.offered_at = timezone.now()
+    handoff.save(update_fields=["agent", "status", "offered_at"])
+    conversation = handoff.conversation
+    if conversation.state != Conversation.State.ASSIGNED:
+        _conversation_state(conversation, Conversation.State.ASSIGNED, team=handoff.team)
+    realtime.broadcast_on_commit(agent_group(chosen.pk), "agent.assigned", handoff_id=handoff.pk)
+    return chosen
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def team_dispatch(*, team: Team) -> int:
+    """Give waiting conversations to agents who have room; returns how many moved."""
+    moved = 0
+    with transaction.atomic():
+        for handoff in selectors.team_queue(team=team).select_for_update(of=("self",)):
+            if _route(handoff) is None:
+                break
+            moved += 1
+            status = _status(handoff)
+            _announce_status(handoff.conversation, status)
+            chat_services.system_message_post(
+                conversation=handoff.conversation,
+                body=render_to_string("escalation/assigned.txt", {"status": status}).strip(),
+            )
+        if moved:
+            _announce_queue(team.pk)
+    return moved
+
+
+# Status and estimates ------------------------------------------------------------------
+
+
+def _status(handoff: Handoff) -> dict[str, Any]:
+    """What the customer sees about their place: team, position, wait, or the promise."""
+    team = handoff.team
+    now = timezone.now()
+    status: dict[str, Any] = {
+        "state": handoff.conversation.state,
+        "team": team.name,
+        "agent": "",
+        "position": 0,
+        "estimate_seconds": None,
+        "estimate_text": "",
+        "offline": False,
+        "back_at": None,
+        "back_text": "",
+        "promised_by": None,
+        "promised_text": "",
+    }
+    if handoff.status in {Handoff.Status.OFFERED, Handoff.Status.ANSWERED} and handoff.agent:
+        status["agent"] = handoff.agent.display_name
+        load = selectors.team_load(team=team)
+        seconds = round(load.pickup_seconds) if handoff.status == Handoff.Status.OFFERED else 0
+        status["estimate_seconds"] = seconds
+        status["estimate_text"] = wait_in_words(seconds)
+        return status
+    position = selectors.queue_position(handoff=handoff)
+    status["position"] = position
+    load = selectors.team_load(team=team)
+    seconds = estimate_wait_seconds(position, load) if hours.is_open(team, now) else None
+    if seconds is not None:
+        status["estimate_seconds"] = seconds
+        status["estimate_text"] = wait_in_words(seconds)
+        return status
+    status["offline"] = True
+    back = hours.next_opening(team, now)
+    if back is not None and back > now:
+        status["back_at"] = back
+        status["back_text"] = _when(back, team)
+        promised = back + dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS_AFTER_OPENING)
+    else:
+        promised = now + dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS)
+    status["promised_by"] = promised
+    status["promised_text"] = _when(promised, team)
+    return status
+
+
+def _when(moment: dt.datetime, team: Team) -> str:
+    """A time in the team's own zone, named so a customer elsewhere can place it."""
+    zone = zoneinfo.ZoneInfo(team.timezone or "UTC")
+    local = moment.astimezone(zone)
+    return _("%(day)s at %(time)s (%(zone)s time)") % {
+        "day": date_format(local, "l j F"),
+        "time": date_format(local, "TIME_FORMAT"),
+        "zone": team.timezone.split("/")[-1].replace("_", " "),
+    }
+
+
+def status_frame(*, conversation: Conversation) -> dict[str, Any] | None:
+    """The widget's status bar for a conversation with (or waiting for) a human."""
+    handoff = selectors.handoff_current(conversation=conversation)
+    if handoff is None:
+        return None
+    status = _status(handoff)
+    return _frame(conversation, status)
+
+
+def _frame(conversation: Conversation, status: dict[str, Any]) -> dict[str, Any]:
+    has_followup = FollowUp.objects.filter(conversation=conversation).exists()
+    return {
+        "type": "status",
+        "state": conversation.state,
+        "team": status["team"],
+        "agent": status["agent"],
+        "position": status["position"],
+        "estimate_seconds": status["estimate_seconds"],
+        "offline": status["offline"],
+        "followup": has_followup,
+        "text": render_to_string(
+            "escalation/status.txt", {"status": status, "followup": has_followup}
+        ).strip(),
+        "ask_email": status["offline"] and not has_followup,
+    }
+
+
+def status_announce(*, conversation: Conversation) -> None:
+    """Tell the customer's widget where they stand now (after an agent action)."""
+    handoff = selectors.handoff_current(conversation=conversation)
+    if handoff is not None:
+        _announce_status(conversation, _status(handoff))
+
+
+def _announce_status(conversation: Conversation, status: dict[str, Any]) -> None:
+    # Rendered now, in the customer's language of this request or task.
+    frame = _frame(conversation, status)
+    realtime.broadcast_on_commit(
+        realtime.conversation_group(conversation.pk), "conversation.status", frame=frame
+    )
+
+
+def queue_changed(*, team_id: int) -> None:
+    """Something that moves the team's queue changed (an agent came or went)."""
+    _announce_queue(team_id)
+
+
+def _announce_queue(team_id: int) -> None:
+    """The team's queue changed: consoles redraw it, waiting customers hear their place."""
+    from escalation import tasks
+
+    realtime.broadcast_on_commit(team_group(team_id), "queue.changed", team_id=team_id)
+    realtime.broadcast_on_commit(SUPERVISORS_GROUP, "queue.changed", team_id=team_id)
+    transaction.on_commit(lambda: tasks.team_queue_refresh.delay(team_id))
+
+
+def team_queue_refresh(*, team: Team) -> int:
+    """Tell every waiting customer of the team their current place and wait.
+
+    A new estimate is stored (and announced) only when it moved: another place, or a
+    wait that changed by more than a fifth. Returns how many customers were told.
+    """
+    told = 0
+    for handoff in selectors.team_queue(team=team):
+        with transaction.atomic():
+            status = _status(handoff)
+            seconds = status["estimate_seconds"]
+            last = handoff.estimates.order_by("-made_at", "-id").first()
+            moved = last is None or last.position != status["position"]
+            if seconds is not None and last is not None:
+                moved = moved or abs(seconds - last.estimated_seconds) > max(
+                    30, 0.2 * last.estimated_seconds
+                )
+            if not moved:
+                continue
+            if seconds is not None:
+                WaitEstimate.objects.create(
+                    handoff=handoff, position=status["position"], estimated_seconds=seconds
+                )
+            _announce_status(handoff.conversation, status)
+            told += 1
+    return told
+
+
+def handoff_answered(*, handoff: Handoff, at: dt.datetime | None = None) -> None:
+    """An agent answered the customer: the wait is over, so every estimate gets its truth."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        if locked.answered_at is not None:
+            return
+        locked.answered_at = at
+        locked.status = Handoff.Status.ANSWERED
+        locked.save(update_fields=["answered_at", "status"])
+        for estimate in locked.estimates.filter(actual_seconds__isnull=True):
+            estimate.actual_seconds = max(0, round((at - estimate.made_at).total_seconds()))
+            estimate.save(update_fields=["actual_seconds"])
+        _announce_status(locked.conversation, _status(locked))
+        _announce_queue(locked.team_id)
+
+
+# SLA ---------------------------------------------------------------------------------
+
+
+def sla_sweep(*, now: dt.datetime | None = None) -> int:
+    """Move conversations whose agent let the pick-up deadline pass; returns how many.
+
+    Run by Celery beat every few seconds. A second run finds nothing more to do: each
+    handoff is re-checked under a row lock before it moves.
+    """
+    now = now or timezone.now()
+    moved = 0
+    overdue = Handoff.objects.filter(
+        status=Handoff.Status.OFFERED, answered_at__isnull=True
+    ).select_related("team")
+    for candidate in overdue:
+        if candidate.offered_at + dt.timedelta(seconds=candidate.team.sla_seconds) > now:
+            continue
+        with transaction.atomic():
+            handoff = (
+                Handoff.objects.select_for_update(of=("self",))
+                .select_related("team", "agent__user", "conversation")
+                .get(pk=candidate.pk)
+            )
+            if handoff.status != Handoff.Status.OFFERED or handoff.answered_at is not None:
+                continue
+            late = handoff.agent
+            handoff.passed_over.add(late)
+            handoff.sla_misses += 1
+            handoff.agent = None
+            handoff.status = Handoff.Status.WAITING
+            handoff.offered_at = None
+            handoff.joined_at = None
+            handoff.save(update_fields=["sla_misses", "agent", "status", "offered_at", "joined_at"])
+            realtime.broadcast_on_commit(
+                agent_group(late.pk), "agent.unassigned", handoff_id=handoff.pk
+            )
+            conversation = handoff.conversation
+            _conversation_state(conversation, Conversation.State.QUEUED, team=handoff.team)
+            _route(handoff)
+            status = _status(handoff)
+            if status["estimate_seconds"] is not None:
+                WaitEstimate.objects.create(
+                    handoff=handoff,
+                    position=status["position"],
+                    estimated_seconds=status["estimate_seconds"],
+                )
+            chat_services.system_message_post(
+                conversation=conversation,
+                body=render_to_string("escalation/rerouted.txt", {"status": status}).strip(),
+            )
+            _announce_status(conversation, status)
+            _announce_queue(handoff.team_id)
+            _notify(handoff, event="handoff.rerouted")
+            moved += 1
+    return moved
+
+
+def idle_sweep(*, now: dt.datetime | None = None) -> int:
+    """Hand off conversations where the AI asked the customer something and heard nothing
+    back for the idle trigger's time. Does nothing while no idle trigger is enabled."""
+    now = now or timezone.now()
+    idle = [t.row for t in rules.current_ruleset().triggers if t.row.kind == Trigger.Kind.IDLE]
+    if not idle:
+        return 0
+    trigger = idle[0]
+    cutoff = now - dt.timedelta(seconds=trigger.count or 600)
+    moved = 0
+    stale = Conversation.objects.filter(state=Conversation.State.AI, updated_at__lt=cutoff)
+    for conversation in stale.select_related("topic__team")[:200]:
+        last = conversation.messages.order_by("-seq").first()
+        if last is None or last.author != Message.Author.AI or last.created_at >= cutoff:
+            continue
+        asked = Decision.objects.filter(
+            message_id=last.in_reply_to_id, action=Decision.Action.CLARIFY
+        ).exists()
+        if not asked:
+            continue
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            if locked.state != Conversation.State.AI:
+                continue
+            topic = conversation.topic
+            team = trigger.team or (topic.team if topic and topic.team else _team("general"))
+            handoff_start(
+                conversation=locked,
+                team=team,
+                reason=trigger.reason_code,
+                priority=trigger.priority_boost,
+                trigger=trigger,
+                explanation=_("No answer from the customer for %(minutes)d minutes.")
+                % {"minutes": (trigger.count or 600) // 60},
+                customer_text=trigger.customer_text,
+            )
+            moved += 1
+    return moved
+
+
+# Offline follow-up ---------------------------------------------------------------------
+
+
+class FollowUpRefused(Exception):
+    pass
+
+
+def followup_request(*, conversation: Conversation, email: str) -> FollowUp:
+    """The customer leaves an email to get the team's answer later."""
+    with transaction.atomic():
+        handoff = selectors.handoff_current(conversation=conversation)
+        if handoff is None:
+            raise FollowUpRefused(_("This conversation is not waiting for a person."))
+        status = _status(handoff)
+        followup, _created = FollowUp.objects.update_or_create(
+            conversation=conversation,
+            defaults={"email": email, "promised_by": status["promised_by"]},
+        )
+        contact = conversation.contact
+        if not contact.email:
+            contact.claimed = {**contact.claimed, "email": email}
+            contact.save(update_fields=["claimed"])
+        if conversation.state == Conversation.State.QUEUED:
+            _conversation_state(conversation, Conversation.State.FOLLOWUP, team=handoff.team)
+        chat_services.system_message_post(
+            conversation=conversation,
+            body=render_to_string(
+                "escalation/followup_promised.txt", {"followup": followup, "status": status}
+            ).strip(),
+        )
+        _announce_status(conversation, status)
+        _announce_queue(handoff.team_id)
+    return followup
+
+
+def agent_reply_posted(*, message: Message) -> None:
+    """An agent answered: the wait is over, and if the customer has left, email them."""
+    from escalation import tasks
+
+    handoff = selectors.handoff_current(conversation=message.conversation)
+    if handoff is not None and handoff.answered_at is None:
+        handoff_answered(handoff=handoff, at=message.created_at)
+    transaction.on_commit(
+        lambda: tasks.reply_email_send.apply_async(
+            (message.pk,), countdown=settings.BATON_REPLY_EMAIL_DELAY_SECONDS
+        )
+    )
+
+
+def reply_email_send(*, message_id: int) -> bool:
+    """Email an agent's reply that no open widget has shown. True when an email went out.
+
+    Idempotent: the ReplyEmail row records the send, so a retried task sends nothing twice.
+    SMTP errors propagate, for the task to retry.
+    """
+    from chat import presence
+    from chat.services import resume_token
+
+    message = (
+        Message.objects.select_related("conversation__contact", "conversation__site")
+        .filter(pk=message_id, author=Message.Author.AGENT)
+        .first()
+    )
+    if message is None:
+        return False
+    conversation = message.conversation
+    if presence.was_shown(conversation_id=conversation.pk, seq=message.seq):
+        return False
+    followup = FollowUp.objects.filter(conversation=conversation).first()
+    contact = conversation.contact
+    to = followup.email if followup else contact.email or contact.claimed.get("email", "")
+    if not to:
+        return False
+    record, _created = ReplyEmail.objects.get_or_create(message=message, defaults={"to": to})
+    if record.sent_at is not None:
+        return False
+    site = conversation.site
+    link = settings.PUBLIC_URL + reverse(
+        "chat:conversation-resume",
+        kwargs={"site_key": site.key, "token": resume_token(conversation=conversation)},
+    )
+    context = {"message": message, "site": site, "link": link, "contact": contact}
+    email = EmailMultiAlternatives(
+        subject=render_to_string("escalation/email/reply_subject.txt", context).strip(),
+        body=render_to_string("escalation/email/reply.txt", context),
+        to=[to],
+    )
+    email.attach_alternative(render_to_string("escalation/email/reply.html", context), "text/html")
+    ReplyEmail.objects.filter(pk=record.pk).update(attempts=record.attempts + 1)
+    email.send()
+    ReplyEmail.objects.filter(pk=record.pk).update(sent_at=timezone.now(), last_error="")
+    return True
+
+
+# Notifications -------------------------------------------------------------------------
+
+
+def _notify(handoff: Handoff, *, event: str) -> None:
+    from escalation import notifications
+
+    notifications.queue(handoff=handoff, event=event)

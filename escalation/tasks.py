@@ -1,0 +1,58 @@
+import smtplib
+
+from celery import shared_task
+
+from escalation import notifications, services
+from escalation.models import Team
+
+
+@shared_task(
+    autoretry_for=(notifications.DeliveryFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def delivery_send(delivery_id: int) -> None:
+    """Send one Slack or webhook notification; does nothing if it was sent already."""
+    notifications.deliver(delivery_id=delivery_id)
+
+
+@shared_task
+def sla_sweep() -> int:
+    return services.sla_sweep()
+
+
+@shared_task
+def queues_refresh() -> int:
+    """Every waiting customer hears of their place and wait as the queue moves."""
+    told = 0
+    for team in Team.objects.filter(handoffs__status="waiting").distinct():
+        services.team_dispatch(team=team)
+        told += services.team_queue_refresh(team=team)
+    return told
+
+
+@shared_task
+def team_queue_refresh(team_id: int) -> int:
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        return 0
+    services.team_dispatch(team=team)
+    return services.team_queue_refresh(team=team)
+
+
+@shared_task
+def idle_sweep() -> int:
+    return services.idle_sweep()
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=10,
+)
+def reply_email_send(message_id: int) -> bool:
+    """Email an agent's reply to a customer who left; sends nothing twice."""
+    return services.reply_email_send(message_id=message_id)

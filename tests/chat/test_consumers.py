@@ -1,0 +1,326 @@
+"""The widget socket, spoken to as a browser would, through the real ASGI application."""
+
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Contact, Conversation, Message, PageVisit
+from project.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACME = "https://www.acme.example"
+
+
+class Widget:
+    """One browser tab's socket, with helpers to read the frames it gets."""
+
+    def __init__(self, site_key: str = "acme", origin: str | None = ACME) -> None:
+        headers = [(b"host", b"testserver")]
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        self.socket = WebsocketCommunicator(application, f"/ws/widget/{site_key}/", headers=headers)
+        self.seen: list[dict] = []
+
+    async def __aenter__(self) -> "Widget":
+        connected, code = await self.socket.connect()
+        self.refused = None if connected else code
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.socket.disconnect()
+
+    async def send(self, frame: dict) -> None:
+        await self.socket.send_json_to(frame)
+
+    async def next(self, wait: float = 5) -> dict:
+        frame = await self.socket.receive_json_from(timeout=wait)
+        self.seen.append(frame)
+        return frame
+
+    async def until(self, kind: str, wait: float = 10, **match) -> dict:
+        while True:
+            try:
+                frame = await self.next(wait)
+            except TimeoutError:
+                seen = [
+                    f["type"] + ":" + str(f.get("code", f.get("author", ""))) for f in self.seen
+                ]
+                raise AssertionError(f"no {kind} {match} frame came; saw {seen}") from None
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def until_message(self, wait: float = 10, **match) -> dict:
+        """A message, whether it comes live or inside a history catch-up."""
+        while True:
+            frame = await self.next(wait)
+            batch = frame["messages"] if frame["type"] == "history" else [frame]
+            for message in batch:
+                if message.get("type") == "message" and all(
+                    message.get(k) == v for k, v in match.items()
+                ):
+                    return message
+
+    async def hello(self, **fields) -> dict:
+        await self.send({"type": "hello", "page": {"path": "/", "title": "Home"}, **fields})
+        return await self.until("welcome")
+
+    async def say(self, body: str, client_id: str | None = None, **fields) -> dict:
+        client_id = client_id or uuid.uuid4().hex
+        await self.send({"type": "message", "client_id": client_id, "body": body, **fields})
+        return await self.until("ack", client_id=client_id)
+
+    async def quiet(self) -> bool:
+        return await self.socket.receive_nothing(timeout=0.3)
+
+
+@pytest.fixture
+def acme(site):
+    return site
+
+
+async def test_a_new_visitor_gets_a_token_and_no_conversation_yet(acme):
+    async with Widget() as widget:
+        welcome = await widget.hello()
+    assert len(welcome["token"]) >= 40
+    assert welcome["conversation"] is None
+    assert welcome["contact"] == {"name": "", "verified": False}
+
+
+async def test_a_question_gets_an_ack_the_echo_and_an_answer_with_its_source(demo_kb):
+    async with Widget("demo", origin="http://localhost:8001") as widget:
+        await widget.hello(page={"path": "/shipments/new", "title": "New shipment"})
+        ack = await widget.say("what do I do to get a label printed for my parcel?")
+        echo = await widget.until("message", author="customer")
+        answer = await widget.until("message", author="ai")
+    assert ack["seq"] == echo["seq"] == 1
+    assert answer["seq"] == 2
+    assert answer["sources"] == [
+        {"slug": "print-label", "title": "Create and print a shipping label"}
+    ]
+    assert "Buy label" in answer["html"] and "/kb/print-label/" in answer["html"]
+    assert answer["confidence"] > 0.5
+
+
+async def test_a_reload_shows_the_conversation_again(acme):
+    async with Widget() as widget:
+        welcome = await widget.hello()
+        await widget.say("first question")
+        await widget.say("second question")
+    async with Widget() as reloaded:
+        again = await reloaded.hello(token=welcome["token"])
+        history = await reloaded.until("history")
+    bodies = [m["body"] for m in history["messages"] if m["author"] == "customer"]
+    assert bodies == ["first question", "second question"]
+    assert again["conversation"]["id"] == history_conversation_id(reloaded)
+
+
+def history_conversation_id(widget: Widget) -> str:
+    return next(f for f in widget.seen if f["type"] == "welcome")["conversation"]["id"]
+
+
+async def test_a_reconnect_resumes_after_the_last_sequence_number_seen(acme):
+    async with Widget() as widget:
+        welcome = await widget.hello()
+        for text in ("one", "two"):
+            ack = await widget.say(text)
+            await widget.until("message", seq=ack["seq"] + 1)  # the reply, whoever gives it
+    last_seen = max(f["seq"] for f in widget.seen if f["type"] == "message")
+    conversation = await database_sync_to_async(Conversation.objects.get)()
+    await database_sync_to_async(_system_line)(conversation, "an update while you were away")
+    async with Widget() as back:
+        await back.hello(
+            token=welcome["token"], conversation=str(conversation.public_id), last_seq=last_seen
+        )
+        history = await back.until("history")
+    assert [m["body"] for m in history["messages"]] == ["an update while you were away"]
+    assert history["messages"][0]["seq"] == last_seen + 1
+
+
+def _system_line(conversation, body):
+    from chat import services
+
+    services.system_message_post(conversation=conversation, body=body)
+
+
+async def test_a_resent_message_is_acknowledged_again_but_stored_once(acme):
+    async with Widget() as widget:
+        await widget.hello()
+        first = await widget.say("hello?", client_id="resend-000001")
+        second = await widget.say("hello?", client_id="resend-000001")
+    assert first["seq"] == second["seq"]
+    assert first["duplicate"] is False and second["duplicate"] is True
+    count = await database_sync_to_async(Message.objects.filter(author="customer").count)()
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("this is not json", "bad_json"),
+        ("[1, 2, 3]", "bad_json"),
+        ('{"body": "no type"}', "missing_field"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"type": "message", "body": "hi"}', "missing_field"),
+        ('{"type": "message", "client_id": "../etc", "body": "hi"}', "invalid_field"),
+        ('{"type": "message", "client_id": "abcdefgh1", "body": "   "}', "empty_message"),
+        ('{"type": "message", "client_id": "abcdefgh1", "body": 42}', "missing_field"),
+        (
+            '{"type": "message", "client_id": "abcdefgh1", "body": "' + "x" * 4001 + '"}',
+            "message_too_long",
+        ),
+        ('{"type": "page", "page": {"path": "javascript:alert(1)"}}', "invalid_field"),
+        ('{"type": "context", "context": {"nested": {"a": 1}}}', "invalid_field"),
+        ('{"type": "resume", "after": -1}', "invalid_field"),
+        ('{"type": "hello"}', "hello_repeated"),
+        (
+            '{"type": "message", "client_id": "abcdefgh1", "body": "' + "x" * 70000 + '"}',
+            "frame_too_large",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 30 else None,
+)
+async def test_a_bad_frame_gets_a_clear_error_and_the_socket_stays_usable(acme, frame, code):
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.socket.send_to(text_data=frame)
+        error = await widget.until("error")
+        assert error["code"] == code
+        assert error["message"]
+        await widget.send({"type": "ping"})
+        assert (await widget.until("pong"))["type"] == "pong"
+        ack = await widget.say("still here")
+    assert ack["seq"] == 1
+    stored = await database_sync_to_async(list)(
+        Message.objects.filter(author="customer").values_list("body", flat=True)
+    )
+    assert stored == ["still here"]
+
+
+async def test_binary_frames_are_refused_with_an_error(acme):
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.socket.send_to(bytes_data=b"\x00\x01")
+        error = await widget.until("error")
+    assert error["code"] == "binary_unsupported"
+
+
+async def test_frames_before_hello_are_refused(acme):
+    async with Widget() as widget:
+        await widget.send({"type": "message", "client_id": "early-0001", "body": "hi"})
+        error = await widget.until("error")
+    assert error["code"] == "hello_required"
+
+
+async def test_a_flood_is_slowed_down_without_losing_what_was_typed(acme, settings):
+    settings.BATON_MESSAGES_PER_MINUTE = 3
+    async with Widget() as widget:
+        await widget.hello()
+        for n in range(3):
+            await widget.say(f"message {n}")
+        await widget.send({"type": "message", "client_id": "flood-00004", "body": "message 3"})
+        error = await widget.until("error")
+    assert error["code"] == "rate_limited"
+    assert error["client_id"] == "flood-00004"
+    assert error["retry_after"] >= 1
+    count = await database_sync_to_async(Message.objects.filter(author="customer").count)()
+    assert count == 3
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused(acme):
+    async with Widget(origin="https://evil.example") as widget:
+        assert widget.refused == 4403
+
+
+async def test_baton_s_own_iframe_origin_is_accepted(acme):
+    async with Widget(origin="http://testserver") as widget:
+        assert widget.refused is None
+        assert (await widget.hello())["type"] == "welcome"
+
+
+async def test_an_unknown_site_is_refused(acme):
+    async with Widget("nope") as widget:
+        assert widget.refused == 4404
+
+
+async def test_another_customer_s_conversation_id_reveals_nothing(acme):
+    async with Widget() as alice:
+        await alice.hello()
+        await alice.say("my secret order number is 1234")
+    theirs = await database_sync_to_async(Conversation.objects.get)()
+    async with Widget() as mallory:
+        await mallory.send({"type": "hello", "conversation": str(theirs.public_id)})
+        error = await mallory.until("error")
+        welcome = await mallory.until("welcome")
+        assert await mallory.quiet()
+    assert error["code"] == "not_found"
+    assert welcome["conversation"] is None
+    assert "1234" not in json.dumps(mallory.seen)
+
+
+async def test_page_changes_and_context_reach_the_conversation(acme):
+    async with Widget() as widget:
+        await widget.hello(page={"path": "/pricing", "title": "Pricing"})
+        await widget.say("hi")
+        await widget.send({"type": "page", "page": {"path": "/docs/api", "title": "API"}})
+        await widget.send({"type": "context", "context": {"plan": "Pro", "seats": 12}})
+        await widget.send({"type": "ping"})
+        await widget.until("pong")
+    conversation = await database_sync_to_async(Conversation.objects.get)()
+    paths = await database_sync_to_async(list)(
+        PageVisit.objects.filter(conversation=conversation).values_list("path", flat=True)
+    )
+    assert paths == ["/pricing", "/docs/api"]
+    assert conversation.context == {"plan": "Pro", "seats": 12}
+
+
+async def test_identify_with_a_signed_token_marks_the_customer_verified(acme, sign):
+    async with Widget() as widget:
+        await widget.hello()
+        token = sign(acme, sub="c-7", name="Maya", tier="enterprise")
+        await widget.send({"type": "identify", "identity": token})
+        welcome = await widget.until("welcome")
+    assert welcome["contact"] == {"name": "Maya", "verified": True}
+    contact = await database_sync_to_async(Contact.objects.get)(external_id="c-7")
+    assert contact.tier == "enterprise"
+
+
+async def test_an_expired_identity_is_reported_and_stays_anonymous(acme, sign):
+    async with Widget() as widget:
+        await widget.send({"type": "hello", "identity": sign(acme, lifetime=-100, tier="vip")})
+        error = await widget.until("error")
+        welcome = await widget.until("welcome")
+    assert error["code"] == "identity_expired"
+    assert welcome["contact"]["verified"] is False
+    tiers = await database_sync_to_async(list)(Contact.objects.values_list("tier", flat=True))
+    assert tiers == [""]
+
+
+async def test_a_second_tab_sees_the_messages_of_the_first(acme):
+    async with Widget() as first:
+        welcome = await first.hello()
+        async with Widget() as second:
+            await second.hello(token=welcome["token"])
+            await first.say("typed in tab one")
+            seen = await second.until_message(author="customer")
+    assert seen["body"] == "typed in tab one"
+
+
+async def test_html_typed_by_a_customer_comes_back_as_text(acme):
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.say('<img src=x onerror="alert(1)">')
+        echo = await widget.until("message", author="customer")
+    assert "<img" not in echo["html"]
+    assert "&lt;img" in echo["html"]
+
+
+async def test_a_silent_socket_is_closed_so_half_open_connections_do_not_linger(acme, settings):
+    settings.BATON_SOCKET_IDLE_SECONDS = 1
+    async with Widget() as widget:
+        await widget.hello()
+        closed = await widget.socket.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4408}

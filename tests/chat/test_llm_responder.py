@@ -1,0 +1,108 @@
+"""The LLM responder against a stub chat-completions server on loopback."""
+
+import pytest
+
+from chat.models import Message
+from chat.responder import Query, get_responder
+from tests import factories
+from tests.chat.test_consumers import Widget
+from tests.factories import say
+from tests.llm_stub import StubLLM
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def llm(settings, demo_kb):
+    stub = StubLLM()
+    settings.BATON_RESPONDER = "llm"
+    settings.BATON_LLM_BASE_URL = stub.base_url
+    settings.BATON_LLM_MODEL = "stub-1"
+    settings.BATON_LLM_API_KEY = "sk-test"
+    settings.BATON_LLM_TIMEOUT = 1.5
+    yield stub
+    stub.close()
+
+
+QUESTION = "how do I let buyers print their own return label?"
+
+
+def test_an_answer_in_its_own_words_with_a_real_source(llm):
+    reply = get_responder().answer(Query(text=QUESTION, page_path="/returns"))
+    assert reply.kind == "answer"
+    assert reply.text == "Use **Returns → Settings** to switch the portal on."
+    assert reply.sources == [{"slug": "returns", "title": "Return labels"}]
+    # Confidence is the local responder's calibrated probability for that article.
+    local = get_responder().local.answer(Query(text=QUESTION, page_path="/returns"))
+    assert reply.confidence == pytest.approx(local.candidates[0].probability)
+    request = llm.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["Authorization"] == "Bearer sk-test"
+    assert request["body"]["model"] == "stub-1"
+    system = request["body"]["messages"][0]["content"]
+    assert "[returns] Return labels" in system and "/returns" in system
+
+
+@pytest.mark.parametrize(
+    ("mode", "reply"),
+    [
+        ("error", None),
+        ("rate_limited", None),
+        ("slow", None),
+        ("garbage", None),
+        ("ok", "I think you should call us. [made-up-article]"),
+        ("ok", "NO_ANSWER"),
+        ("ok", "Sure, that works fine."),
+    ],
+    ids=["500", "429", "timeout", "not-json", "invented-source", "no-answer", "no-citation"],
+)
+def test_failures_fall_back_to_the_local_answer_never_silence(llm, mode, reply):
+    llm.mode = mode
+    if reply:
+        llm.reply = reply
+    answer = get_responder().answer(Query(text=QUESTION, page_path="/returns"))
+    assert answer.kind == "answer"
+    assert answer.sources == [{"slug": "returns", "title": "Return labels"}]
+    assert "returns portal" in answer.text  # the article's own text
+
+
+def test_small_talk_and_unsure_questions_never_reach_the_endpoint(llm):
+    assert get_responder().answer(Query(text="hello there!")).kind == "smalltalk"
+    assert get_responder().answer(Query(text="what is the capital of Peru")).kind == "clarify"
+    assert llm.requests == []
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "until-close"])
+async def test_the_answer_streams_to_the_widget_and_the_stored_message_replaces_it(llm, chunked):
+    llm.chunked = chunked
+
+    async def run():
+        async with Widget("demo", origin="http://localhost:8001") as widget:
+            await widget.hello(page={"path": "/returns", "title": "Returns"})
+            ack = await widget.say(QUESTION)
+            drafts = []
+            while True:
+                frame = await widget.next(wait=10)
+                if frame["type"] == "stream":
+                    drafts.append(frame)
+                if frame["type"] == "message" and frame["author"] == "ai":
+                    return ack, drafts, frame
+
+    ack, drafts, final = await run()
+    assert len(drafts) >= 2
+    assert all(d["reply_to"] == ack["seq"] for d in drafts)
+    assert len(drafts[0]["text"]) < len(drafts[-1]["text"])
+    assert "[returns]" not in drafts[-1]["text"]
+    assert "<strong>Returns → Settings</strong>" in drafts[-1]["html"]
+    assert final["reply_to"] == ack["seq"]
+    assert final["body"] == "Use **Returns → Settings** to switch the portal on."
+    assert final["sources"] == [{"slug": "returns", "title": "Return labels"}]
+
+
+def test_a_stream_that_breaks_off_still_gets_an_answer(llm, demo_kb):
+    llm.mode = "stream_error"
+    conversation = factories.conversation(on=demo_kb, path="/returns")
+    decision = say(conversation, QUESTION, path="/returns")
+    assert decision.action == "answer"
+    answer = Message.objects.get(author="ai", conversation=conversation)
+    assert "returns portal" in answer.body

@@ -1,0 +1,289 @@
+"""What happens once a human must take over: routing, waits, deadlines, offline promises."""
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from agents import services as agent_services
+from agents.models import Agent
+from chat import presence
+from chat.models import Conversation, Message
+from escalation import hours, services
+from escalation.models import BusinessHours, Handoff, Holiday, Team, WaitEstimate
+from tests import factories
+from tests.factories import say
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def billing():
+    return Team.objects.get(slug="billing")
+
+
+def waiting_customer(site, text="can I talk to someone in billing?", *, tier=""):
+    if tier:
+        visitor, _token = factories.verified_visitor(on=site, sub=f"c-{tier}", tier=tier)
+        conversation = factories.conversation(on=site, path="/settings/billing", visitor_=visitor)
+    else:
+        conversation = factories.conversation(on=site, path="/settings/billing")
+    say(conversation, "where are my invoices?", path="/settings/billing")
+    say(conversation, text)
+    return conversation
+
+
+def last_line(conversation) -> str:
+    return conversation.messages.filter(author="system").order_by("-seq").first().body
+
+
+def test_the_customer_is_told_who_they_wait_for_their_place_and_the_wait(demo_kb, billing):
+    factories.agent("ana", teams=["billing"], capacity=1)
+    first = waiting_customer(demo_kb)
+    second = waiting_customer(demo_kb)
+    line = last_line(second)
+    assert "Billing" in line
+    assert "next in line" in line
+    assert re.search(r"about \d+ minutes?|less than a minute", line)
+    assert "won't need to repeat yourself" in line
+    assert first.state == Conversation.State.ASSIGNED
+    assert "Ana has your conversation" in last_line(first)
+
+
+def test_the_brief_says_who_what_was_tried_and_why(demo_kb, billing):
+    visitor, _token = factories.verified_visitor(
+        on=demo_kb, sub="m-1", tier="pro", name="Maya", email="maya@example.com"
+    )
+    conversation = factories.conversation(on=demo_kb, path="/settings/billing", visitor_=visitor)
+    say(conversation, "my card payment failed", path="/settings/billing")
+    say(conversation, "updated the card, still failing")
+    say(conversation, "this is getting ridiculous, get me a person")
+    brief = Handoff.objects.get().brief
+    assert brief["who"]["name"] == "Maya" and brief["who"]["verified"] is True
+    assert brief["who"]["tier"] == "pro"
+    assert brief["tried"][0]["slug"] == "payment-card"
+    assert brief["tried"][0]["reaction"] == "said it did not help"
+    assert brief["pages"] == ["/settings/billing"]
+    assert brief["reason"]["code"] == "explicit_request"
+    scores = brief["sentiment"]["scores"]
+    assert len(scores) == 3 and scores[-1] == min(scores)
+    assert brief["transcript_url"] == f"/console/conversations/{conversation.pk}/"
+
+
+def test_the_account_owner_gets_their_customer_first(demo_kb, billing):
+    factories.agent("ana", teams=["general"])
+    factories.agent("ben", teams=["general"])
+    visitor, _token = factories.verified_visitor(
+        on=demo_kb, sub="c-9", attributes={"account_owner": "ben"}
+    )
+    conversation = factories.conversation(on=demo_kb, visitor_=visitor)
+    say(conversation, "agent please")
+    assert Handoff.objects.get().agent.user.username == "ben"
+
+
+def test_otherwise_the_least_loaded_agent_with_room_gets_it(demo_kb, billing):
+    ana = factories.agent("ana", teams=["billing"], capacity=4)
+    ben = factories.agent("ben", teams=["billing"], capacity=2)
+    owners = []
+    for _ in range(4):
+        waiting_customer(demo_kb)
+        owners.append(Handoff.objects.order_by("-queued_at").first().agent)
+    # Ana has room for four: she takes two before Bob (room for two) takes his second.
+    assert owners.count(ana) == 2 and owners.count(ben) == 2
+    assert owners[0] != owners[1]
+
+
+def test_with_no_room_the_queue_is_ordered_by_priority_then_waiting_time(demo_kb, billing):
+    factories.agent("ana", teams=["billing"], capacity=1)
+    waiting_customer(demo_kb)  # Ana takes this one.
+    early = waiting_customer(demo_kb)
+    late_vip = waiting_customer(demo_kb, tier="vip")
+    queue = [
+        h.conversation
+        for h in Handoff.objects.filter(status="waiting").order_by("-priority", "queued_at")
+    ]
+    assert queue == [late_vip, early]
+    assert "next in line" in last_line(late_vip)
+
+
+def test_an_agent_who_misses_the_deadline_loses_the_conversation_to_the_next(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    ana = factories.agent("ana", teams=["billing"])
+    ben = factories.agent("ben", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    first = Handoff.objects.get().agent
+    assert services.sla_sweep() == 0
+    later = timezone.now() + dt.timedelta(seconds=61)
+    with time_machine.travel(later, tick=False):
+        assert services.sla_sweep() == 1
+        assert services.sla_sweep() == 0  # running it twice does no harm
+    handoff = Handoff.objects.get()
+    assert handoff.agent != first and handoff.agent in (ana, ben)
+    assert handoff.sla_misses == 1
+    assert "Sorry for the wait" in last_line(conversation)
+    # The one who let it pass is not offered it again.
+    with time_machine.travel(later + dt.timedelta(seconds=61), tick=False):
+        services.sla_sweep()
+    handoff.refresh_from_db()
+    assert handoff.agent is None and handoff.status == "waiting"
+    assert set(handoff.passed_over.all()) == {ana, ben}
+
+
+def test_an_answered_conversation_never_moves(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    ana = factories.agent("ana", teams=["billing"])
+    factories.agent("ben", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    owner = Handoff.objects.get().agent
+    agent_services.agent_message_post(conversation=conversation, agent=owner, body="Hi, I'm here")
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=10), tick=False):
+        assert services.sla_sweep() == 0
+    assert Handoff.objects.get().agent == owner
+    assert ana in Agent.objects.all()
+
+
+def test_business_hours_across_time_zones():
+    berlin = Team.objects.create(slug="de", name="DE", timezone="Europe/Berlin")
+    for day in range(5):
+        BusinessHours.objects.create(team=berlin, weekday=day, opens=dt.time(9), closes=dt.time(17))
+    monday_0830_utc = dt.datetime(2026, 11, 23, 8, 30, tzinfo=dt.UTC)  # 09:30 in Berlin
+    assert hours.is_open(berlin, monday_0830_utc)
+    assert not hours.is_open(berlin, monday_0830_utc - dt.timedelta(hours=1))
+    friday_evening = dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.UTC)  # 18:00 in Berlin
+    assert not hours.is_open(berlin, friday_evening)
+    back = hours.next_opening(berlin, friday_evening)
+    assert back == dt.datetime(2026, 11, 30, 9, 0, tzinfo=berlin_zone())
+    Holiday.objects.create(team=berlin, date=dt.date(2026, 11, 30), name="Closed")
+    assert hours.next_opening(berlin, friday_evening).date() == dt.date(2026, 12, 1)
+    # Summer time: New York opens at 9 its time, 13:00 UTC in July, 14:00 in January.
+    ny = Team.objects.create(slug="ny", name="NY", timezone="America/New_York")
+    BusinessHours.objects.create(team=ny, weekday=2, opens=dt.time(9), closes=dt.time(17))
+    assert hours.is_open(ny, dt.datetime(2026, 7, 15, 13, 30, tzinfo=dt.UTC))
+    assert not hours.is_open(ny, dt.datetime(2026, 1, 14, 13, 30, tzinfo=dt.UTC))
+    assert hours.is_open(ny, dt.datetime(2026, 1, 14, 14, 30, tzinfo=dt.UTC))
+
+
+def berlin_zone():
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+def test_a_team_always_open_has_no_hours():
+    team = Team.objects.create(slug="always", name="Always")
+    assert hours.is_open(team, timezone.now())
+    assert hours.next_opening(team, timezone.now()) is None
+
+
+def test_outside_hours_the_customer_is_told_when_the_team_is_back_and_offered_email(
+    demo_kb, billing
+):
+    billing.timezone = "Europe/Berlin"
+    billing.save()
+    BusinessHours.objects.create(team=billing, weekday=0, opens=dt.time(9), closes=dt.time(17))
+    factories.agent("ana", teams=["billing"])
+    saturday = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    with time_machine.travel(saturday, tick=False):
+        conversation = waiting_customer(demo_kb)
+        line = last_line(conversation)
+        assert "back Monday 30 November at 9 a.m. (Berlin time)" in line
+        assert "Leave your email" in line
+        handoff = Handoff.objects.get()
+        assert handoff.offline and handoff.status == "waiting"
+        frame = services.status_frame(conversation=conversation)
+        assert frame["ask_email"] is True
+        services.followup_request(conversation=conversation, email="sam@example.com")
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.FOLLOWUP
+    assert "sam@example.com by Monday 30 November at 11 a.m." in last_line(conversation)
+    assert services.status_frame(conversation=conversation)["ask_email"] is False
+
+
+def test_with_nobody_online_the_conversation_waits_with_a_promise(demo_kb, billing):
+    factories.agent("ana", teams=["billing"], online=False)
+    conversation = waiting_customer(demo_kb)
+    assert "Nobody from the Billing team is online" in last_line(conversation)
+    assert Handoff.objects.get().promised_by is not None
+    # Ana comes online: the waiting conversation goes to her, and the customer hears it.
+    agent_services.presence_set(
+        agent=Agent.objects.get(user__username="ana"), presence=Agent.Presence.ONLINE
+    )
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.ASSIGNED
+    assert "Ana from our Billing team has your conversation now" in last_line(conversation)
+
+
+def test_a_reply_to_a_customer_who_left_goes_by_email_with_a_link_back(
+    demo_kb, billing, client, settings
+):
+    settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
+    factories.agent("ana", teams=["billing"], online=False)
+    conversation = waiting_customer(demo_kb)
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    ana = Agent.objects.get(user__username="ana")
+    agent_services.agent_message_post(
+        conversation=conversation, agent=ana, body="Your invoice is **fixed** now."
+    )
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.to == ["sam@example.com"]
+    assert "Your invoice is **fixed** now." in sent.body
+    html = sent.alternatives[0][0]
+    assert "<strong>fixed</strong>" in html
+    link = re.search(r"http://\S+/widget/demo/resume/\S+/", sent.body).group(0)
+    page = client.get(link.removeprefix("http://localhost:8000"))
+    assert page.status_code == 200
+    assert str(conversation.public_id) in page.content.decode()
+    # Sending again (a retried task) sends nothing more.
+    message = Message.objects.get(author="agent")
+    assert services.reply_email_send(message_id=message.pk) is False
+    assert len(mail.outbox) == 1
+
+
+def test_a_reply_the_open_widget_already_showed_is_not_emailed(demo_kb, billing, settings):
+    settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
+    factories.agent("ana", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    # The customer's widget is open and shows every message as it arrives.
+    presence.shown(conversation_id=conversation.pk, seq=conversation.last_seq + 100)
+    agent_services.agent_message_post(
+        conversation=conversation, agent=Agent.objects.get(user__username="ana"), body="Hello!"
+    )
+    assert mail.outbox == []
+
+
+def test_a_forged_or_expired_link_opens_nothing(demo_kb, client):
+    assert client.get("/widget/demo/resume/not-a-real-token/").status_code == 410
+
+
+def test_estimates_follow_the_queue_and_meet_the_actual_wait(demo_kb, billing):
+    """Time travel: three customers, one agent; the queue moves as conversations end."""
+    ana = factories.agent("ana", teams=["billing"], capacity=1)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        first = waiting_customer(demo_kb)
+        second = waiting_customer(demo_kb)
+        third = waiting_customer(demo_kb)
+    third_handoff = Handoff.objects.get(conversation=third)
+    assert third_handoff.estimates.get().position == 2
+    with time_machine.travel(start + dt.timedelta(minutes=2), tick=False):
+        agent_services.agent_message_post(conversation=first, agent=ana, body="Hi!")
+    with time_machine.travel(start + dt.timedelta(minutes=9), tick=False):
+        agent_services.conversation_resolve(
+            conversation=first, agent=ana, kind="solved", ai_could_have=False
+        )
+    # The second customer is with Ana now; the third moved up and was told so.
+    assert Handoff.objects.get(conversation=second).agent == ana
+    third_estimates = list(third_handoff.estimates.order_by("made_at"))
+    assert [e.position for e in third_estimates] == [2, 1]
+    assert "you're next" in services.status_frame(conversation=third)["text"]
+    with time_machine.travel(start + dt.timedelta(minutes=10), tick=False):
+        agent_services.agent_message_post(conversation=second, agent=ana, body="Hello")
+    waited = WaitEstimate.objects.get(handoff__conversation=second)
+    assert waited.actual_seconds == pytest.approx(600, abs=2)

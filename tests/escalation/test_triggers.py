@@ -1,0 +1,251 @@
+"""Each kind of trigger, through the real path: a customer message, the task, the decision."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from chat.models import Conversation, Message
+from escalation import services
+from escalation.models import Decision, Handoff, Trigger
+from tests import factories
+from tests.factories import say
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def chat(demo_kb):
+    """An anonymous visitor's conversation on the demo site's home page."""
+    return factories.conversation(on=demo_kb, path="/")
+
+
+def chat_for(site, *, tier: str, path: str = "/"):
+    visitor, _token = factories.verified_visitor(on=site, sub=f"user-{tier}", tier=tier)
+    return factories.conversation(on=site, path=path, visitor_=visitor)
+
+
+def test_every_customer_message_gets_one_stored_decision(chat):
+    say(chat, "hello")
+    say(chat, "how do I print a shipping label?", path="/shipments/new")
+    say(chat, "what's the capital of Peru")
+    actions = list(Decision.objects.order_by("created_at").values_list("action", flat=True))
+    assert actions == ["smalltalk", "answer", "clarify"]
+    assert Decision.objects.get(action="answer").intent == "print-label"
+
+
+def test_an_explicit_request_hands_off_at_once_to_the_topic_team(chat):
+    say(chat, "where are my invoices?", path="/settings/billing")
+    decision = say(chat, "can I talk to a person please")
+    assert (decision.action, decision.reason) == ("handoff", "explicit_request")
+    assert decision.team.slug == "billing"
+    assert decision.trigger.name == "Explicit request for a person"
+    assert chat.state == Conversation.State.QUEUED
+
+
+def test_an_explicit_request_with_no_topic_goes_to_general(chat):
+    decision = say(chat, "human please")
+    assert decision.team.slug == "general"
+
+
+def test_a_human_only_topic_is_not_answered_by_the_ai(chat):
+    decision = say(chat, "I want my money back for a label I never used", path="/settings/billing")
+    assert (decision.action, decision.reason, decision.team.slug) == ("handoff", "topic", "billing")
+    assert not Message.objects.filter(author="ai").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "team"),
+    [
+        ("my lawyer wants a copy of your terms for the Scale plan", "trust"),
+        ("how do chargebacks work when a buyer returns a parcel?", "billing"),
+        ("should I get the police involved or is that too much?", "trust"),
+    ],
+)
+def test_risk_words_go_to_their_team(chat, text, team):
+    decision = say(chat, text)
+    assert (decision.action, decision.reason, decision.team.slug) == ("handoff", "risk", team)
+
+
+def test_strong_frustration_hands_off_and_a_grumble_does_not(chat):
+    assert say(chat, "the label page is a bit slow today").action != "handoff"
+    decision = say(chat, "this is ridiculous, nothing works and I've wasted my whole morning")
+    assert (decision.action, decision.reason) == ("handoff", "sentiment")
+
+
+def test_a_mood_falling_across_two_messages_hands_off(chat):
+    say(chat, "tracking page is a bit confusing", path="/shipments")
+    decision = say(chat, "and now the labels all print blank. I'm really fed up with this")
+    assert decision.reason == "sentiment"
+
+
+def test_enterprise_customers_get_a_person_on_any_negative_note(demo_kb):
+    chat = chat_for(demo_kb, tier="enterprise")
+    answered = say(chat, "how do I print a label?", path="/shipments/new")
+    assert answered.action == "answer"
+    assert "first in line" in Message.objects.filter(author="ai").last().body
+    decision = say(chat, "hmm, the batch printing is a little fiddly")
+    assert (decision.action, decision.reason) == ("handoff", "tier")
+    assert decision.priority == 10
+
+
+def test_a_tier_the_browser_claims_is_not_trusted(demo_kb):
+    chat = factories.conversation(on=demo_kb, path="/")
+    chat.contact.claimed = {"tier": "enterprise"}
+    chat.contact.save()
+    decision = say(chat, "hmm, the batch printing is a little fiddly")
+    assert decision.action != "handoff"
+
+
+def test_every_handoff_of_a_priority_customer_jumps_the_queue(demo_kb):
+    vip = chat_for(demo_kb, tier="vip")
+    regular = factories.conversation(on=demo_kb, path="/")
+    say(regular, "agent please")
+    say(vip, "agent please")
+    queue = list(Handoff.objects.order_by("-priority", "queued_at"))
+    assert queue[0].conversation == vip
+    assert queue[0].priority == 10 and queue[1].priority == 0
+
+
+def test_the_second_rejection_of_the_same_answer_hands_off(chat):
+    say(chat, "my card payment failed", path="/settings/billing")
+    first = say(chat, "I updated the card like you said, still failing")
+    assert first.action == "clarify" and first.signals["rejected_topic"] == "payment-card"
+    assert "didn't solve it" in Message.objects.filter(author="ai").last().body
+    second = say(chat, "tried a different card too, no luck")
+    assert (second.action, second.reason, second.team.slug) == ("handoff", "loop", "billing")
+
+
+def test_rejections_of_different_topics_do_not_add_up(chat):
+    say(chat, "my card payment failed", path="/settings/billing")
+    say(chat, "I updated the card, still failing")
+    say(chat, "different thing: how do I add a colleague?", path="/settings/team")
+    decision = say(chat, "did that but she never got the invite")
+    assert decision.action != "handoff"
+
+
+def test_the_same_question_a_third_time_hands_off(chat):
+    say(chat, "how do I turn on the returns portal?", path="/returns")
+    say(chat, "sorry, where do I switch the returns portal on?")
+    decision = say(chat, "how do I enable the portal for returns")
+    assert (decision.action, decision.reason) == ("handoff", "loop")
+
+
+def test_low_confidence_asks_once_then_hands_off(chat):
+    first = say(chat, "can you recommend a good accountant in Leeds")
+    assert (first.action, first.reason) == ("clarify", "low_confidence")
+    assert "rather not guess" in Message.objects.filter(author="ai").last().body
+    second = say(chat, "what is the tallest building in Europe")
+    assert (second.action, second.reason, second.team.slug) == (
+        "handoff",
+        "low_confidence",
+        "general",
+    )
+
+
+def test_unsure_answers_that_are_not_in_a_row_do_not_hand_off(chat):
+    say(chat, "can you recommend a good accountant in Leeds")
+    say(chat, "how do I print a shipping label?", path="/shipments/new")
+    assert say(chat, "what is the tallest building in Europe").action == "clarify"
+
+
+def test_a_long_conversation_hands_off_after_eight_messages(chat):
+    questions = [
+        "how much is Growth",
+        "is there a free plan",
+        "how do I print a label",
+        "can I print on a thermal printer",
+        "where is my parcel",
+        "how do returns work",
+        "who pays for returns",
+        "where are my invoices",
+    ]
+    for question in questions:
+        assert say(chat, question).action != "handoff"
+    decision = say(chat, "how do I add a VAT number")
+    assert (decision.action, decision.reason) == ("handoff", "too_long")
+
+
+def test_a_page_rule_hands_off_on_its_pages(chat):
+    Trigger.objects.filter(kind="page").update(enabled=True)
+    decision = say(chat, "hello?", path="/checkout/error/payment")
+    assert (decision.action, decision.team.slug) == ("handoff", "billing")
+
+
+def test_a_customer_who_went_quiet_after_a_question_is_handed_off_when_enabled(chat):
+    import datetime as dt
+
+    import time_machine
+
+    Trigger.objects.filter(kind="idle").update(enabled=True, count=600)
+    say(chat, "can you recommend a good accountant in Leeds")
+    assert services.idle_sweep() == 0
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11), tick=False):
+        assert services.idle_sweep() == 1
+        assert services.idle_sweep() == 0
+    chat.refresh_from_db()
+    assert chat.state == Conversation.State.QUEUED
+    assert Handoff.objects.get().reason == "idle"
+
+
+def test_rules_run_in_order_and_the_first_that_fires_decides(chat):
+    # Both an explicit request and strong frustration: the request comes first.
+    decision = say(chat, "this is ridiculous, get me a human now")
+    assert decision.reason == "explicit_request"
+    sentiment_rule = Trigger.objects.get(kind="sentiment")
+    sentiment_rule.order = 1
+    sentiment_rule.save()
+    other = factories.conversation(on=chat.site)
+    assert say(other, "this is ridiculous, get me a human now").reason == "sentiment"
+
+
+def test_an_edit_in_admin_counts_from_the_next_message(chat):
+    assert say(chat, "operator").action == "handoff"
+    rule = Trigger.objects.get(kind="explicit_request")
+    rule.enabled = False
+    rule.save()
+    other = factories.conversation(on=chat.site)
+    assert say(other, "operator").action != "handoff"
+
+
+def test_after_a_handoff_the_ai_stays_quiet(chat):
+    say(chat, "agent please")
+    ai_before = Message.objects.filter(author="ai").count()
+    decision = say(chat, "also, my order number is 1042")
+    assert decision.action == Decision.Action.QUIET
+    assert Message.objects.filter(author="ai").count() == ai_before
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"kind": "phrases", "phrases": ""}, "phrases", "at least one phrase"),
+        ({"kind": "phrases", "phrases": "fine\n/(unclosed/"}, "phrases", "Line 2 is not"),
+        ({"kind": "sentiment", "threshold": 0.5}, "threshold", "between -1 and 0"),
+        ({"kind": "low_confidence", "threshold": 2, "count": 2}, "threshold", "between 0 and 1"),
+        ({"kind": "turn_count"}, "count", "at least 1"),
+        ({"kind": "tier", "values": ""}, "values", "at least one"),
+        ({"kind": "page", "values": "checkout"}, "values", "not a path"),
+        ({"kind": "idle", "count": 5}, "count", "at least 30"),
+    ],
+)
+def test_admin_refuses_a_broken_trigger_with_the_reason(fields, field, words):
+    trigger = Trigger(name="Broken", **fields)
+    with pytest.raises(ValidationError) as error:
+        trigger.clean()
+    assert words in " ".join(error.value.message_dict[field])
+
+
+def test_the_try_it_page_shows_which_rule_fires_and_why(admin_client, demo_kb):
+    response = admin_client.post(
+        "/admin/escalation/trigger/try/",
+        {
+            "earlier": "where are my invoices?",
+            "message": "can I speak to a human",
+            "tier": "",
+            "page": "/settings/billing",
+        },
+    )
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Explicit request for a person" in content
+    assert "billing" in content
+    assert "The customer asked for a person." in content

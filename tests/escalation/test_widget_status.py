@@ -1,0 +1,50 @@
+"""The customer's view of a handoff, over the widget socket."""
+
+import pytest
+
+from tests import factories
+from tests.chat.test_consumers import Widget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO = "http://localhost:8001"
+
+
+async def test_after_a_handoff_the_widget_shows_place_and_wait(demo_kb):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(factories.agent)("ana", teams=["general"], capacity=1)
+    await database_sync_to_async(factories.agent)("ben", teams=["general"], capacity=0)
+    async with Widget("demo", origin=DEMO) as first:
+        await first.hello()
+        await first.say("agent please")
+        status = await first.until("status")
+    assert status["state"] == "assigned" and status["agent"] == "Ana"
+    async with Widget("demo", origin=DEMO) as second:
+        await second.hello()
+        await second.say("can I talk to a human?")
+        status = await second.until("status")
+    assert status["state"] == "queued" and status["position"] == 1
+    assert "you're next" in status["text"]
+    assert status["ask_email"] is False
+
+
+async def test_with_nobody_there_the_widget_offers_an_email_follow_up(demo_kb):
+    async with Widget("demo", origin=DEMO) as widget:
+        welcome = await widget.hello()
+        await widget.say("I want to speak to a person")
+        status = await widget.until("status")
+        assert status["offline"] is True and status["ask_email"] is True
+        await widget.send({"type": "followup", "email": "not an email"})
+        error = await widget.until("error")
+        assert error["code"] == "invalid_field" and error["field"] == "email"
+        await widget.send({"type": "followup", "email": "sam@example.com"})
+        line = await widget.until("message", author="system")
+        promised = await widget.until("status", followup=True)
+    assert promised["ask_email"] is False
+    assert "sam@example.com" in line["body"]
+    # Coming back later, the customer sees where things stand at once.
+    async with Widget("demo", origin=DEMO) as back:
+        await back.hello(token=welcome["token"])
+        status = await back.until("status")
+    assert status["followup"] is True and "will email you" in status["text"]

@@ -1,0 +1,61 @@
+"""The real processes for end-to-end tests: daphne, a Celery worker, the demo website.
+
+They use this test session's database and Redis, so a test can prepare data with the ORM
+and see what the processes wrote.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from project.embedded import Stack, free_port
+
+
+@dataclass
+class RunningStack:
+    stack: Stack
+    demo_port: int
+
+    @property
+    def baton_url(self) -> str:
+        return self.stack.url
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://127.0.0.1:{self.demo_port}"
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_stack(*, name: str = "main", demo: bool = True, **extra_env: str) -> RunningStack:
+    """Baton's processes (and the demo website, unless ``demo`` is false) with settings
+    from ``extra_env`` on top of this session's. Logs go to ``var/test/stack-logs/NAME``."""
+    port, demo_port = free_port(), free_port()
+    baton_url = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "BATON_VAR_DIR": str(settings.VAR_DIR),
+        "PUBLIC_URL": baton_url,
+        "DJANGO_ALLOW_ASYNC_UNSAFE": "",
+        **extra_env,
+    }
+    demo_host = ["manage.py", "demo_host", "--port", str(demo_port), "--baton-url", baton_url]
+    stack = Stack(
+        port=port,
+        env=env,
+        log_dir=settings.VAR_DIR / "stack-logs" / name,
+        extra={"demo": demo_host} if demo else {},
+    )
+    stack.start(var_dir=settings.VAR_DIR)
+    return RunningStack(stack=stack, demo_port=demo_port)
