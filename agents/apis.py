@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
@@ -95,14 +96,14 @@ class FiguresView(APIView):
         try:
             days = int(request.query_params.get("days", 30))
         except ValueError:
-            raise ValidationError({"days": ["A whole number of days."]}) from None
+            raise ValidationError({"days": [_("A whole number of days.")]}) from None
         if not 1 <= days <= 366:
-            raise ValidationError({"days": ["Between 1 and 366."]})
+            raise ValidationError({"days": [_("Between 1 and 366.")]})
         team = None
         if slug := request.query_params.get("team"):
             team = Team.objects.filter(slug=slug).first()
             if team is None:
-                raise ValidationError({"team": [f"No team {slug!r}."]})
+                raise ValidationError({"team": [_("No team %(slug)r.") % {"slug": slug}]})
         period = metrics.Period.last(days, team=team)
         figures = metrics.figures(period)
         data = {

@@ -1,9 +1,12 @@
 """REST API for contacts, conversations, transcripts and the knowledge base (docs/api.md)."""
 
+from datetime import UTC
+
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -76,7 +79,9 @@ class ContactViewSet(
     def perform_create(self, serializer: ContactSerializer) -> None:
         data = serializer.validated_data
         if not data.get("external_id"):
-            raise ValidationError({"external_id": ["Contacts from the API need an external id."]})
+            raise ValidationError(
+                {"external_id": [_("Contacts from the API need an external id.")]}
+            )
         contact, _created = services.contact_sync(
             site=data["site"],
             external_id=data["external_id"],
@@ -92,9 +97,11 @@ class ContactViewSet(
         contact = serializer.instance
         external_id = data.get("external_id", contact.external_id)
         if not external_id:
-            raise ValidationError({"external_id": ["Give the contact an external id first."]})
+            raise ValidationError({"external_id": [_("Give the contact an external id first.")]})
         if contact.external_id and external_id != contact.external_id:
-            raise ValidationError({"external_id": ["The external id of a contact cannot change."]})
+            raise ValidationError(
+                {"external_id": [_("The external id of a contact cannot change.")]}
+            )
         contact.external_id = external_id
         contact.save(update_fields=["external_id"])
         serializer.instance, _created = services.contact_sync(
@@ -214,12 +221,32 @@ class ConversationDetailSerializer(ConversationSerializer):
         ]
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 moment, read in UTC: Python accepts offsets up to a day, PostgreSQL
+    only up to 16 hours, and a moment near year 9999 may not exist in UTC at all."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise DjangoValidationError(
+                _("Enter a moment between the years 1 and 9999."), code="invalid"
+            ) from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class ConversationFilter(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     tier = django_filters.CharFilter(field_name="contact__tier")
     reason = django_filters.CharFilter(field_name="handoffs__reason", distinct=True)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Conversation
@@ -348,13 +375,15 @@ class ArticleSerializer(serializers.Serializer):
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise ValidationError("An article with this slug exists.")
+            raise ValidationError(_("An article with this slug exists."))
         return slug
 
     def validate_pages(self, pages: list[str]) -> list[str]:
         for page in pages:
             if not page.startswith("/"):
-                raise ValidationError(f"{page!r} is not a path; paths start with /.")
+                raise ValidationError(
+                    _("%(page)r is not a path; paths start with /.") % {"page": page}
+                )
         return pages
 
     def to_representation(self, article: Article) -> dict:

@@ -5,7 +5,7 @@ hash, without its PyTorch dependency). At start the BERT encoder those weights w
 trained for is written out as an ONNX graph (token, position and type embeddings, six
 transformer layers, mean pooling over the tokens, L2 normalisation: what
 sentence-transformers does with this model) and run by ONNX Runtime, which takes about
-5 ms for a customer's message on one core. tests/chat/test_encoder.py checks the output
+5 ms for a customer's message on one core. tests/chat/test_responder.py checks the output
 against reference vectors computed with sentence-transformers.
 """
 

@@ -148,6 +148,20 @@ def test_conversations_filter_and_show_the_handoff_with_its_reason_trigger_and_b
     assert detail["pages"][0]["path"] == "/settings/billing"
 
 
+def test_a_moment_in_any_time_zone_filters_conversations(demo_kb, api):
+    conversation = factories.conversation(on=demo_kb)
+    say(conversation, "how do I print a label?")
+    # +16:30 is valid ISO 8601 but beyond what PostgreSQL takes as an offset.
+    found = api.get("/api/v1/conversations/", {"created_after": "2000-01-01T00:00+16:30"})
+    assert [c["id"] for c in found.json()["results"]] == [str(conversation.public_id)]
+    none = api.get("/api/v1/conversations/", {"created_before": "2000-01-01T00:00+16:30"})
+    assert none.json()["count"] == 0
+    # Year 9999 at -16:00 is in year 10000 in UTC: a clear 400, not a crash.
+    beyond = api.get("/api/v1/conversations/", {"created_after": "9999-12-31T23:00-16:00"})
+    assert beyond.status_code == 400
+    assert "created_after" in beyond.json()["error"]["fields"]
+
+
 def test_the_transcript_pages_in_order(demo_kb, api):
     conversation = factories.conversation(on=demo_kb)
     say(conversation, "hello")
