@@ -247,12 +247,33 @@
     return true;
   }
 
-  // After a reply or note is sent, the (re-rendered) composer gets the focus back.
+  // Every action re-renders the actions panel. What the agent has typed there survives it
+  // (they may start while "Accept and join" is on its way), except in the form just sent,
+  // unless the server refused it.
+  var drafts = null;
+  function targetsActions(event) {
+    return Boolean(event.detail.target && event.detail.target.id === "actions");
+  }
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (!targetsActions(event)) return;
+    drafts = { typed: {}, focused: document.activeElement && document.activeElement.id };
+    document.querySelectorAll("#actions textarea[id]").forEach(function (box) {
+      if (box.value !== box.defaultValue) drafts.typed[box.id] = box.value;
+    });
+  });
   document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "actions") {
-      var box = document.getElementById("reply-body");
-      if (box && event.detail.requestConfig && /\/reply\/$/.test(event.detail.requestConfig.path)) box.focus();
-    }
+    if (!targetsActions(event) || !drafts) return;
+    var sent = event.detail.requestConfig && event.detail.requestConfig.path;
+    var refused = Boolean(document.querySelector("#actions .error"));
+    document.querySelectorAll("#actions textarea[id]").forEach(function (box) {
+      var justSent = box.form && box.form.getAttribute("hx-post") === sent;
+      if (box.id in drafts.typed && (!justSent || refused)) box.value = drafts.typed[box.id];
+    });
+    var focus = drafts.focused && document.getElementById(drafts.focused);
+    // After joining, or sending a reply, the composer has the focus for the next one.
+    if (/\/(claim|reply)\/$/.test(sent || "")) focus = document.getElementById("reply-body");
+    if (focus && focus.closest("#actions")) focus.focus();
+    drafts = null;
   });
 
   if (window.WebSocket && window.htmx) connect();

@@ -53,8 +53,13 @@ def test_a_customer_asks_for_a_person_and_an_agent_takes_over(customer, agent_pa
         "Alice joined the conversation.", timeout=10_000
     )
 
+    # A half-typed reply survives another action re-rendering the panel.
     box = agent.get_by_label("Reply to the customer")
     box.fill("Hi, I'm Alice. Your invoices are under Settings, Billing, Invoices.")
+    agent.get_by_label("Internal note (the customer never sees it)").fill("Growth plan")
+    agent.get_by_role("button", name="Add note").click()
+    expect(agent.locator("#lines")).to_contain_text("Growth plan")
+    expect(box).to_have_value("Hi, I'm Alice. Your invoices are under Settings, Billing, Invoices.")
     box.press("Enter")
     reply = chat(customer).locator("li.from-agent")
     expect(reply).to_contain_text("I'm Alice", timeout=10_000)
