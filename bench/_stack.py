@@ -15,8 +15,18 @@ SHARED = ROOT.parent / "shared"
 
 
 @contextmanager
-def baton(*, kb: Path | None = None, site_name: str = "Lumen", workers: int = 4):
-    """A running Baton (daphne, a Celery worker, Redis) with this knowledge base."""
+def baton(
+    *,
+    kb: Path | None = None,
+    site_name: str = "Lumen",
+    workers: int = 4,
+    env: dict[str, str] | None = None,
+    web_app: str = "project.asgi:application",
+):
+    """A running Baton (daphne, a Celery worker, Redis) with this knowledge base.
+
+    ``env`` adds settings for Baton's processes; ``web_app`` is the ASGI application
+    daphne serves."""
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as var:
         os.environ.setdefault("BATON_VAR_DIR", var)
@@ -49,7 +59,10 @@ def baton(*, kb: Path | None = None, site_name: str = "Lumen", workers: int = 4)
                 "REDIS_URL": settings.REDIS_URL,
                 "SECRET_KEY": settings.SECRET_KEY,
                 "BATON_VAR_DIR": str(settings.VAR_DIR),
+                "PYTHONPATH": str(ROOT),
+                **(env or {}),
             },
+            web_app=web_app,
         )
         stack.start(var_dir=settings.VAR_DIR)
         try:

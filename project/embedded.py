@@ -111,6 +111,8 @@ class Stack:
     # Threads: one copy of the language model serves every task, and NumPy releases the GIL.
     worker_concurrency: int = 4
     log_dir: Path | None = None
+    # The ASGI application daphne serves (benchmarks add a bare echo consumer to Baton's).
+    web_app: str = "project.asgi:application"
     # More processes to run beside Baton, by name: arguments for this Python.
     extra: dict[str, list[str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -150,7 +152,7 @@ class Stack:
                 str(self.port),
                 "--access-log",
                 access_log,
-                "project.asgi:application",
+                self.web_app,
             ],
         )
 
@@ -159,21 +161,7 @@ class Stack:
             redis = redis_start(redis_socket, var_dir)
             if redis is not None:
                 self.processes["redis"] = redis
-        access_log = str(self.log_dir / "access.log") if self.log_dir else os.devnull
-        self._spawn(
-            "web",
-            [
-                "-m",
-                "daphne",
-                "-b",
-                self.host,
-                "-p",
-                str(self.port),
-                "--access-log",
-                access_log,
-                "project.asgi:application",
-            ],
-        )
+        self._spawn_web()
         beat_schedule = (var_dir or Path(".")) / f"celerybeat-{self.port}"
         self._spawn(
             "worker",

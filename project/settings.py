@@ -147,19 +147,35 @@ REDIS_URL = env_url(
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 REDIS_SOCKET_PATH = urlsplit(REDIS_URL).path if REDIS_URL.startswith("unix://") else ""
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 reads with a 5-second timeout by default, exactly as long as the
-            # layer's blocking pop waits: give the read room, or idle sockets time out.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-            "prefix": env_str("CHANNEL_PREFIX", "baton"),
-            "capacity": 500,
-            "expiry": 30,
-        },
+# Two Redis channel layers: "classic" (lists, one blocking pop per process) and "pubsub"
+# (Redis publish/subscribe). bench/latency.py measures both; the figures are in the README.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "classic").lower()
+if CHANNEL_LAYER not in {"classic", "pubsub"}:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be classic or pubsub; got {CHANNEL_LAYER!r}.")
+if CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL}],
+                "prefix": env_str("CHANNEL_PREFIX", "baton"),
+            },
+        }
     }
-}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 reads with a 5-second timeout by default, exactly as long as the
+                # layer's blocking pop waits: give the read room, or idle sockets time out.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env_str("CHANNEL_PREFIX", "baton"),
+                "capacity": 500,
+                "expiry": 30,
+            },
+        }
+    }
 
 
 def _kombu_url(url: str) -> str:

@@ -44,6 +44,7 @@ def test_no_configuration_at_all_is_the_embedded_default():
         ({"BATON_CONFIDENCE_THRESHOLD": "1.5"}, "BATON_CONFIDENCE_THRESHOLD must be between"),
         ({"CSRF_TRUSTED_ORIGINS": "baton.example.com"}, "CSRF_TRUSTED_ORIGINS entries must"),
         ({"PUBLIC_URL": "baton.example.com"}, "PUBLIC_URL must start with"),
+        ({"CHANNEL_LAYER": "rabbit"}, "CHANNEL_LAYER must be classic or pubsub"),
         ({"BATON_RESPONDER": "gpt"}, "BATON_RESPONDER must be local or llm"),
         ({"BATON_RESPONDER": "llm"}, "BATON_RESPONDER=llm needs BATON_LLM_BASE_URL"),
         (

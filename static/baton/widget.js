@@ -1,16 +1,6 @@
-/* Baton loader: paste on any page.
- *
- *   <script async src="https://baton.example.com/static/baton/widget.js" data-site="KEY"></script>
- *
- * It adds a launcher button and an iframe served by Baton, both inside a shadow
- * root: the host's CSS cannot restyle them and theirs cannot restyle the host. The only
- * global it defines is window.Baton; calls made before it loads are queued:
- *
- *   window.Baton = window.Baton || { q: [] };
- *   ["identify", "setContext", "open", "close", "on"].forEach(function (m) {
- *     Baton[m] = Baton[m] || function () { Baton.q.push([m, arguments]); };
- *   });
- */
+/* Baton loader (docs/widget-protocol.md). A launcher and an iframe inside a shadow root, so
+ * host and chat styles never mix; the only global is window.Baton. The frame loads when
+ * the page is idle or on first interaction, keeping this file small. */
 (function () {
   "use strict";
   if (window.Baton && window.Baton.loaded) return;
@@ -125,19 +115,25 @@
     panel.setAttribute("aria-label", strings.title);
     frame = document.createElement("iframe");
     frame.title = strings.frame_title;
-    frame.src = base + "/widget/" + encodeURIComponent(site) + "/";
     frame.setAttribute("allow", "clipboard-write");
     panel.appendChild(frame);
     root.appendChild(style);
     root.appendChild(panel);
     root.appendChild(launcher);
     launcher.addEventListener("click", function () { isOpen ? close() : open(); });
+    launcher.addEventListener("pointerenter", load);
+    launcher.addEventListener("focus", load);
     document.body.appendChild(host);
     return { launcher: launcher, badge: badge, panel: panel };
   }
 
+  function load() {
+    if (!frame.src) frame.src = base + "/widget/" + encodeURIComponent(site) + "/";
+  }
+
   function open() {
     if (!ui) return;
+    load();
     isOpen = true;
     ui.panel.hidden = false;
     ui.launcher.classList.add("open");
@@ -213,6 +209,8 @@
     strings = config.strings;
     ui = build();
     watchNavigation();
+    if (window.requestIdleCallback) requestIdleCallback(load, { timeout: 3000 });
+    else setTimeout(load, 1000);
     queued.forEach(function (call) {
       try { api[call[0]].apply(api, call[1]); } catch (e) { console.error(e); }
     });

@@ -237,3 +237,29 @@ def test_widget_identify_accepts_the_user_hash_form(site):
     )
     assert session.identity_error is None
     assert session.contact.external_id == "42"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
+    """Posting, deciding and answering the seventh message reads no more than the second."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    conversation = factories.conversation(on=demo_kb)
+    questions = [
+        "how do I print a shipping label?",
+        "where can I see my invoices?",
+        "how do I track a parcel?",
+        "how do I change the card you charge?",
+        "how do I add a teammate to my account?",
+        "which carriers do you support?",
+        "what documents do I need for customs?",
+    ]
+    counts, kinds = [], []
+    for question in questions:
+        with CaptureQueriesContext(connection) as queries:
+            decision = factories.say(conversation, question)
+        counts.append(len(queries))
+        kinds.append(decision.action)
+    assert kinds == ["answer"] * len(questions)
+    assert counts[-1] == counts[1], counts
