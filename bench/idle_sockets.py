@@ -1,6 +1,6 @@
 """Memory of one daphne process holding many idle widget sockets.
 
-    .venv/bin/python bench/idle_sockets.py [--sockets 10000] [--layer classic|pubsub]
+    .venv/bin/python bench/idle_sockets.py [--sockets 10000] [--layer pubsub|classic]
 
 Starts a fresh Baton (as bench/latency.py does), reads the daphne process's resident
 memory, opens ``--sockets`` widget websockets that each say hello as a new visitor (so
@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds to hold them")
-    parser.add_argument("--layer", choices=["classic", "pubsub"], default="classic")
+    parser.add_argument("--layer", choices=["classic", "pubsub"], default="pubsub")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -17,7 +17,9 @@ back through the same channel layer. For each number of clients it prints:
 
 and the same for the echo, so the cost of Baton's pipeline (database, Celery, responder,
 triggers, broadcast) shows as a ratio. A customer is a new visitor every six questions,
-below the long-conversation trigger. ``--layer both`` runs everything once per Redis
+below the long-conversation trigger. "handoff" counts questions the triggers gave to a
+person (no answer to time); "lost", questions with no answer within 30 seconds or whose
+socket the server dropped. ``--layer both`` runs everything once per Redis
 channel layer (docs/configuration.md, CHANNEL_LAYER).
 """
 
@@ -47,16 +49,16 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     handed_off: int = 0
     timed_out: int = 0
+    dropped: int = 0
 
 
 def questions() -> list[str]:
-    """The knowledge-base questions customers open the shared conversations with."""
+    """What customers ask in the answer turns of the shared conversations."""
     found = []
     for line in (SHARED / "data/conversations/dev.jsonl").read_text().splitlines():
-        script = json.loads(line)
-        turn = script["turns"][0]
-        if turn["expect"].startswith("answer:") and not script.get("contact"):
-            found.append(turn["say"])
+        for turn in json.loads(line)["turns"]:
+            if turn["expect"].startswith("answer:") and turn["say"] not in found:
+                found.append(turn["say"])
     return found
 
 
@@ -70,31 +72,42 @@ async def baton_customer(url, asked, begin, stop, interval, phase, run: Run) -> 
     due = begin + phase
     index = 0
     while time.perf_counter() < stop:
-        async with websockets.connect(url, open_timeout=30, max_queue=None) as socket:
-            await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
-            while json.loads(await socket.recv())["type"] != "welcome":
-                pass
-            for _ in range(QUESTIONS_PER_VISITOR):
-                due = await next_due(due, interval)
-                if due >= stop:
-                    return
-                client_id = uuid.uuid4().hex
-                body = asked[index % len(asked)]
-                index += 1
-                await socket.send(
-                    json.dumps({"type": "message", "client_id": client_id, "body": body})
-                )
-                outcome = await _answer(socket, client_id)
-                if outcome == "answer":
-                    run.latencies.append(time.perf_counter() - due)
-                elif outcome == "handoff":
-                    run.handed_off += 1
-                    break
-                else:
-                    run.timed_out += 1
-                    break
-                if interval:
-                    due += interval
+        try:
+            due, index = await _visit(url, asked, due, index, stop, interval, run)
+        except (OSError, websockets.WebSocketException):
+            # The server dropped or refused the socket: a customer who lost the chat.
+            run.dropped += 1
+            if interval:
+                due += interval
+
+
+async def _visit(url, asked, due, index, stop, interval, run: Run) -> tuple[float, int]:
+    """One visitor's questions on one socket; returns when the next is due, and which."""
+    async with websockets.connect(url, open_timeout=30, max_queue=None) as socket:
+        await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
+        while json.loads(await socket.recv())["type"] != "welcome":
+            pass
+        for _ in range(QUESTIONS_PER_VISITOR):
+            due = await next_due(due, interval)
+            if due >= stop:
+                break
+            client_id = uuid.uuid4().hex
+            body = asked[index % len(asked)]
+            index += 1
+            await socket.send(json.dumps({"type": "message", "client_id": client_id, "body": body}))
+            outcome = await _answer(socket, client_id)
+            asked_at = due
+            if interval:
+                due += interval
+            if outcome == "answer":
+                run.latencies.append(time.perf_counter() - asked_at)
+                continue
+            if outcome == "handoff":
+                run.handed_off += 1
+            else:
+                run.timed_out += 1
+            break
+    return due, index
 
 
 async def _answer(socket, client_id: str) -> str:
@@ -115,8 +128,30 @@ async def _answer(socket, client_id: str) -> str:
         return "timeout"
 
 
+async def settle(url: str, asked: list[str]) -> None:
+    """Wait until Baton answers at once again: the last run's backlog is worked off."""
+    for attempt in range(60):
+        async with websockets.connect(url, open_timeout=30) as socket:
+            await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
+            while json.loads(await socket.recv())["type"] != "welcome":
+                pass
+            client_id = uuid.uuid4().hex
+            sent = time.perf_counter()
+            message = {"type": "message", "client_id": client_id, "body": asked[attempt]}
+            await socket.send(json.dumps(message))
+            if await _answer(socket, client_id) == "answer" and time.perf_counter() - sent < 1:
+                return
+    raise RuntimeError("Baton did not get back to answering within a second")
+
+
 async def echo_client(url, asked, begin, stop, interval, phase, run: Run) -> None:
-    due = begin + phase
+    try:
+        await _echoes(url, asked, begin + phase, stop, interval, run)
+    except (OSError, websockets.WebSocketException):
+        run.dropped += 1
+
+
+async def _echoes(url, asked, due, stop, interval, run: Run) -> None:
     async with websockets.connect(url, open_timeout=30, max_queue=None) as socket:
         index = 0
         while True:
@@ -165,14 +200,14 @@ def row(label: str, clients: int, run: Run, seconds: float) -> str:
     return (
         f"{label:<22}{clients:>8}{len(ms) / seconds:>10.1f}"
         f"{statistics.median(ms):>9.1f}{percentile(ms, 0.95):>9.1f}{percentile(ms, 0.99):>9.1f}"
-        f"{run.handed_off + run.timed_out:>8}"
+        f"{run.handed_off:>8}{run.timed_out + run.dropped:>8}"
     )
 
 
 def bench_layer(args) -> None:
     asked = questions()
     env = {"BATON_MESSAGES_PER_MINUTE": "100000", "CHANNEL_LAYER": args.layer}
-    with baton(kb=args.kb, env=env, web_app="echo_asgi:application") as (stack, site):
+    with baton(kb=args.kb, env=env, web_app="bench.echo_asgi:application") as (stack, site):
         ws = stack.url.replace("http", "ws")
         baton_url, echo_url = f"{ws}/ws/widget/{site.key}/", f"{ws}/ws/echo/"
         # Warm up: the index is built on the first question.
@@ -184,7 +219,7 @@ def bench_layer(args) -> None:
         )
         print(
             f"{'':<22}{'clients':>8}{'answers/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-            f"{'missed':>8}"
+            f"{'handoff':>8}{'lost':>8}"
         )
         flat_out = {}
         for label, client, url in (
@@ -192,11 +227,13 @@ def bench_layer(args) -> None:
             ("echo", echo_client, echo_url),
         ):
             for clients in args.clients:
+                asyncio.run(settle(baton_url, asked))
                 run, seconds = asyncio.run(
                     measure(client, url, asked, clients, args.seconds, args.interval)
                 )
                 print(row(f"{label} every {args.interval:g} s", clients, run, seconds), flush=True)
             for clients in args.clients:
+                asyncio.run(settle(baton_url, asked))
                 run, seconds = asyncio.run(
                     measure(client, url, asked, clients, args.seconds / 2, None)
                 )

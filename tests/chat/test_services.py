@@ -1,5 +1,6 @@
+import asyncio
+
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -98,15 +99,20 @@ def test_context_facts_merge_and_are_recorded(site):
 def test_nothing_is_broadcast_for_a_change_that_rolled_back(site):
     conversation = factories.conversation(on=site)
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(realtime.conversation_group(conversation.pk), channel)
+    # One loop for the listener: a pub/sub layer's subscriptions live in their loop.
+    listener = asyncio.new_event_loop()
+    channel = listener.run_until_complete(layer.new_channel())
+    listener.run_until_complete(
+        layer.group_add(realtime.conversation_group(conversation.pk), channel)
+    )
 
     with pytest.raises(RuntimeError), transaction.atomic():
         services.system_message_post(conversation=conversation, body="never happened")
         raise RuntimeError
     services.system_message_post(conversation=conversation, body="this happened")
 
-    event = async_to_sync(layer.receive)(channel)
+    event = listener.run_until_complete(asyncio.wait_for(layer.receive(channel), 10))
+    listener.close()
     assert event["frame"]["body"] == "this happened"
     assert not conversation.messages.filter(body="never happened").exists()
 
