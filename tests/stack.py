@@ -48,6 +48,9 @@ def start_stack(*, name: str = "main", demo: bool = True, **extra_env: str) -> R
         "BATON_VAR_DIR": str(settings.VAR_DIR),
         "PUBLIC_URL": baton_url,
         "DJANGO_ALLOW_ASYNC_UNSAFE": "",
+        # The test database is dropped when the session ends; no process may keep a
+        # connection to it open in between requests.
+        "DATABASE_CONN_MAX_AGE": "0",
         **extra_env,
     }
     demo_host = ["manage.py", "demo_host", "--port", str(demo_port), "--baton-url", baton_url]
