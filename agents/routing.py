@@ -1,7 +1,9 @@
+from channels.auth import AuthMiddlewareStack
 from django.urls import path
 
 from agents.consumers import ConsoleConsumer
 
 websocket_urlpatterns = [
-    path("ws/console/", ConsoleConsumer.as_asgi()),
+    # The console rides on the agent's session cookie.
+    path("ws/console/", AuthMiddlewareStack(ConsoleConsumer.as_asgi())),
 ]

@@ -5,7 +5,6 @@ channel, then out), so it pays what every Baton broadcast pays on the way out an
 else: no database, no Celery, no responder.
 """
 
-from channels.auth import AuthMiddlewareStack
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
@@ -25,8 +24,6 @@ class EchoConsumer(AsyncWebsocketConsumer):
 application = ProtocolTypeRouter(
     {
         "http": django_http,
-        "websocket": AuthMiddlewareStack(
-            URLRouter([path("ws/echo/", EchoConsumer.as_asgi()), *websocket_urlpatterns])
-        ),
+        "websocket": URLRouter([path("ws/echo/", EchoConsumer.as_asgi()), *websocket_urlpatterns]),
     }
 )

@@ -7,6 +7,7 @@ answers with an ``error`` frame and stays usable.
 import asyncio
 import logging
 import time
+import weakref
 from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,54 @@ CLOSE_NO_HELLO = 4400
 CLOSE_IDLE = 4408
 
 HELLO_TIMEOUT_SECONDS = 15
+
+
+class Watchdog:
+    """Closes widget sockets that never said hello, and half-open ones gone silent.
+
+    One task per event loop looks at every socket, rather than one task per socket: a
+    server holds thousands of idle sockets, and each task would cost memory and wake-ups.
+    """
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[WidgetConsumer] = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+
+    def add(self, consumer: "WidgetConsumer") -> None:
+        self.sockets.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, consumer: "WidgetConsumer") -> None:
+        self.sockets.discard(consumer)
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(min(2, settings.BATON_SOCKET_IDLE_SECONDS / 2))
+            now = time.monotonic()
+            for consumer in list(self.sockets):
+                code = consumer.overdue(now)
+                if code is None:
+                    continue
+                self.sockets.discard(consumer)
+                try:
+                    await consumer.close(code=code)
+                except Exception:
+                    # One socket that cannot be closed must not stop the checks for the rest.
+                    logger.exception("closing a silent widget socket failed")
+
+
+_watchdogs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watchdog]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watchdog() -> Watchdog:
+    """This event loop's watchdog."""
+    loop = asyncio.get_running_loop()
+    if loop not in _watchdogs:
+        _watchdogs[loop] = Watchdog()
+    return _watchdogs[loop]
 
 
 def origin_allowed(scope: dict[str, Any], site: Site) -> bool:
@@ -70,29 +119,23 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.page: frames.PageInfo | None = None
         self.context: dict[str, Any] = {}
         self.sent_at: deque[float] = deque()
-        self.last_heard = time.monotonic()
+        self.connected_at = self.last_heard = time.monotonic()
         self.groups_joined: set[str] = set()
         await self.accept()
-        self.watchdog = asyncio.create_task(self._watch())
+        watchdog().add(self)
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "watchdog"):
-            self.watchdog.cancel()
+        watchdog().discard(self)
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def _watch(self) -> None:
-        """Close sockets that never said hello, and half-open ones that went silent."""
-        started = time.monotonic()
-        while True:
-            await asyncio.sleep(min(2, settings.BATON_SOCKET_IDLE_SECONDS / 2))
-            now = time.monotonic()
-            if self.session is None and now - started > HELLO_TIMEOUT_SECONDS:
-                await self.close(code=CLOSE_NO_HELLO)
-                return
-            if now - self.last_heard > settings.BATON_SOCKET_IDLE_SECONDS:
-                await self.close(code=CLOSE_IDLE)
-                return
+    def overdue(self, now: float) -> int | None:
+        """The close code if this socket has been silent too long, else None."""
+        if self.session is None and now - self.connected_at > HELLO_TIMEOUT_SECONDS:
+            return CLOSE_NO_HELLO
+        if now - self.last_heard > settings.BATON_SOCKET_IDLE_SECONDS:
+            return CLOSE_IDLE
+        return None
 
     # Inbound -----------------------------------------------------------------------------
 

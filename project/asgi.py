@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # Django must be set up before anything imports models.
 django_http = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
@@ -17,7 +16,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_http,
         # Each consumer checks the Origin itself: per site for the widget, Baton's own
-        # pages only for the console (whose socket rides on the session cookie).
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # pages only for the console. Only the console reads the session (agents/routing.py):
+        # the widget's visitors have none, and thousands of idle widget sockets are
+        # lighter without one.
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from chat import consumers
 from chat.models import Contact, Conversation, Message, PageVisit
 from project.asgi import application
 
@@ -324,3 +325,14 @@ async def test_a_silent_socket_is_closed_so_half_open_connections_do_not_linger(
         await widget.hello()
         closed = await widget.socket.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4408}
+
+
+async def test_a_socket_that_never_says_hello_is_closed(acme, monkeypatch):
+    monkeypatch.setattr(consumers, "HELLO_TIMEOUT_SECONDS", 1)
+    async with Widget() as silent, Widget() as greeted:
+        await greeted.hello()
+        closed = await silent.socket.receive_output(timeout=5)
+        # By now the one that said hello has outlived the hello deadline too.
+        await greeted.send({"type": "ping"})
+        assert (await greeted.until("pong"))["type"] == "pong"
+    assert closed == {"type": "websocket.close", "code": 4400}
