@@ -30,6 +30,10 @@ celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = False
 _task_failures: list[tuple[str, BaseException]] = []
 
+# Consumers' database threads open connections of their own. Kept open between uses, as
+# in production, they would still hold the test database when the session drops it.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 
 @task_failure.connect
 def _record_task_failure(sender=None, exception=None, **kwargs):
