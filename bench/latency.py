@@ -81,12 +81,17 @@ async def baton_customer(url, asked, begin, stop, interval, phase, run: Run) -> 
                 due += interval
 
 
+async def _hello(socket) -> None:
+    """Say hello as a new visitor and wait for the welcome."""
+    await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
+    while json.loads(await socket.recv())["type"] != "welcome":
+        pass
+
+
 async def _visit(url, asked, due, index, stop, interval, run: Run) -> tuple[float, int]:
     """One visitor's questions on one socket; returns when the next is due, and which."""
     async with websockets.connect(url, open_timeout=30, max_queue=None) as socket:
-        await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
-        while json.loads(await socket.recv())["type"] != "welcome":
-            pass
+        await _hello(socket)
         for _ in range(QUESTIONS_PER_VISITOR):
             due = await next_due(due, interval)
             if due >= stop:
@@ -132,9 +137,7 @@ async def settle(url: str, asked: list[str]) -> None:
     """Wait until Baton answers at once again: the last run's backlog is worked off."""
     for attempt in range(60):
         async with websockets.connect(url, open_timeout=30) as socket:
-            await socket.send(json.dumps({"type": "hello", "page": {"path": "/"}}))
-            while json.loads(await socket.recv())["type"] != "welcome":
-                pass
+            await _hello(socket)
             client_id = uuid.uuid4().hex
             sent = time.perf_counter()
             message = {"type": "message", "client_id": client_id, "body": asked[attempt]}

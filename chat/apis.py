@@ -1,6 +1,6 @@
 """REST API for contacts, conversations, transcripts and the knowledge base (docs/api.md)."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -225,7 +225,7 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     """An ISO 8601 moment, read in UTC: Python accepts offsets up to a day, PostgreSQL
     only up to 16 hours, and a moment near year 9999 may not exist in UTC at all."""
 
-    def to_python(self, value):
+    def to_python(self, value: str | None) -> datetime | None:
         moment = super().to_python(value)
         if moment is None:
             return None

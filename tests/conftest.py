@@ -30,8 +30,9 @@ celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = False
 _task_failures: list[tuple[str, BaseException]] = []
 
-# Consumers' database threads open connections of their own. Kept open between uses, as
-# in production, they would still hold the test database when the session drops it.
+# Production keeps database connections open (DATABASE_CONN_MAX_AGE); here, threads that
+# touch the database (consumers' database threads) close theirs after each use, so none
+# lingers until the session drops the test database.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 

@@ -111,8 +111,10 @@ def test_nothing_is_broadcast_for_a_change_that_rolled_back(site):
         raise RuntimeError
     services.system_message_post(conversation=conversation, body="this happened")
 
-    event = listener.run_until_complete(asyncio.wait_for(layer.receive(channel), 10))
-    listener.close()
+    try:
+        event = listener.run_until_complete(asyncio.wait_for(layer.receive(channel), 10))
+    finally:
+        listener.close()
     assert event["frame"]["body"] == "this happened"
     assert not conversation.messages.filter(body="never happened").exists()
 
