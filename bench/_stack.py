@@ -20,13 +20,15 @@ def baton(
     kb: Path | None = None,
     site_name: str = "Lumen",
     workers: int = 4,
+    worker_processes: int | None = None,
     env: dict[str, str] | None = None,
     web_app: str = "project.asgi:application",
 ):
     """A running Baton (daphne, a Celery worker, Redis) with this knowledge base.
 
     ``env`` adds settings for Baton's processes; ``web_app`` is the ASGI application
-    daphne serves."""
+    daphne serves; ``workers`` is the threads of each worker process, and
+    ``worker_processes`` their number (BATON_WORKER_PROCESSES when None)."""
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as var:
         os.environ.setdefault("BATON_VAR_DIR", var)
@@ -53,6 +55,7 @@ def baton(
         stack = Stack(
             port=port,
             worker_concurrency=workers,
+            worker_processes=worker_processes or settings.BATON_WORKER_PROCESSES,
             log_dir=settings.VAR_DIR / "logs",
             env={
                 "DATABASE_URL": settings.DATABASE_URL,

@@ -393,12 +393,28 @@ def context_update(*, conversation: Conversation, facts: dict[str, Any]) -> None
 # Messages ------------------------------------------------------------------------------
 
 
-def _message_append(*, conversation: Conversation, **fields: Any) -> Message:
-    """Give the message the next sequence number; the caller holds the conversation lock."""
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_seq=F("last_seq") + 1, updated_at=timezone.now()
-    )
-    conversation.refresh_from_db(fields=["last_seq"])
+def _message_append(
+    *, conversation: Conversation, conversation_fields: dict[str, Any] | None = None, **fields: Any
+) -> Message:
+    """Give the message the next sequence number; the caller holds the conversation lock.
+
+    ``conversation_fields`` are saved on the conversation in the same UPDATE.
+    """
+    changes = {**(conversation_fields or {}), "updated_at": timezone.now()}
+    # The caller read the conversation under its lock, so last_seq is current: one UPDATE
+    # instead of an increment and a read back. The condition only guards against a caller
+    # that did not, which takes the slow path.
+    if Conversation.objects.filter(pk=conversation.pk, last_seq=conversation.last_seq).update(
+        last_seq=conversation.last_seq + 1, **changes
+    ):
+        conversation.last_seq += 1
+    else:
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_seq=F("last_seq") + 1, **changes
+        )
+        conversation.refresh_from_db(fields=["last_seq"])
+    for name, value in changes.items():
+        setattr(conversation, name, value)
     message = Message.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)
     realtime.broadcast_on_commit(
         realtime.conversation_group(conversation.pk),
@@ -416,7 +432,11 @@ def customer_message_post(
     from chat import tasks  # tasks import services: resolved at call time
 
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("contact")
+            .get(pk=conversation.pk)
+        )
         if client_id:
             existing = locked.messages.filter(client_id=client_id).first()
             if existing is not None:
@@ -451,18 +471,19 @@ def ai_reply_post(
     topic: Article | None = None,
 ) -> Message | None:
     """The AI's reply to one customer message; None when it was already answered."""
-    with transaction.atomic():
+    # No savepoint when called inside the decision's transaction: nothing there catches
+    # an error from here, so the whole decision rolls back either way.
+    with transaction.atomic(savepoint=False):
         conversation = Conversation.objects.select_for_update().get(pk=in_reply_to.conversation_id)
         if in_reply_to.replies.filter(author=Message.Author.AI).exists():
             return None
         if conversation.state != Conversation.State.AI:
             # A person took over while the answer was being written.
             return None
-        if topic is not None and conversation.topic_id != topic.pk:
-            conversation.topic = topic
-            conversation.save(update_fields=["topic", "updated_at"])
+        new_topic = topic is not None and conversation.topic_id != topic.pk
         return _message_append(
             conversation=conversation,
+            conversation_fields={"topic": topic} if new_topic else None,
             author=Message.Author.AI,
             author_name=_("Assistant"),
             body=body,

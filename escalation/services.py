@@ -7,11 +7,13 @@ once it is committed (broadcasts, tasks, notifications).
 import datetime as dt
 import logging
 import zoneinfo
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -56,29 +58,89 @@ def customer_message_handle(*, message_id: int) -> Decision | None:
     the conversation's row lock, and first decides any earlier message still waiting (a
     worker may pick the second message up before the first), so rules that count ("the
     second unsure answer in a row") always see the history as the customer wrote it.
+
+    The usual case, the only undecided message of a conversation the AI has, is decided
+    before the lock is taken, and the lock is held only to record the decision if the
+    conversation did not change meanwhile: on SQLite the lock is the whole database's.
     """
-    message = Message.objects.filter(pk=message_id, author=Message.Author.CUSTOMER).first()
+    message = (
+        Message.objects.filter(pk=message_id, author=Message.Author.CUSTOMER)
+        .select_related("decision", "page")
+        .first()
+    )
     if message is None:
         return None
-    if Decision.objects.filter(message=message).exists():
-        return Decision.objects.get(message=message)
+    if hasattr(message, "decision"):
+        return message.decision
     responder = get_responder()
     # Build the knowledge-base index (seconds, the first time) before taking any lock.
     responder.warm()
     to_write: list[tuple[Message, Reply, rules.Outcome]] = []
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
-        waiting = conversation.messages.filter(
-            author=Message.Author.CUSTOMER, seq__lte=message.seq, decision__isnull=True
-        ).order_by("seq")
-        decision = None
-        for pending in waiting.select_related("page"):
-            decision = _decide(message=pending, conversation=conversation, to_write=to_write)
-            conversation.refresh_from_db()
+    decision = _decide_ahead(message=message, to_write=to_write)
+    if decision is None:
+        decision = _decide_waiting(message=message, to_write=to_write)
     # An LLM writes its answers after the decision, outside the conversation's lock.
     for pending, reply, outcome in to_write:
         _written_reply(message=pending, reply=reply, outcome=outcome, responder=responder)
     return decision or Decision.objects.get(message=message)
+
+
+def _with_context() -> QuerySet[Conversation]:
+    """Conversations with what deciding reads of them, in the same query."""
+    return Conversation.objects.select_related("contact", "site", "topic", "topic__team")
+
+
+def _decide_ahead(
+    *, message: Message, to_write: list[tuple[Message, Reply, rules.Outcome]]
+) -> Decision | None:
+    """Decide without the conversation's lock, then record the decision under it; None
+    when this is not the usual case or the conversation changed meanwhile."""
+    conversation = _with_context().get(pk=message.conversation_id)
+    if conversation.state != Conversation.State.AI:
+        return None
+    undecided = conversation.messages.filter(
+        author=Message.Author.CUSTOMER, seq__lte=message.seq, decision__isnull=True
+    )
+    if list(undecided.values_list("pk", flat=True)[:2]) != [message.pk]:
+        return None
+    message.conversation = conversation
+    judgement = _judge(message=message, conversation=conversation)
+    with transaction.atomic():
+        # Every change to a conversation (a message, a state, a topic) moves updated_at.
+        now = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation.pk)
+            .values_list("state", "updated_at")
+            .get()
+        )
+        if now != (conversation.state, conversation.updated_at) or (
+            Decision.objects.filter(message=message).exists()
+        ):
+            return None
+        return _record(
+            message=message, conversation=conversation, judgement=judgement, to_write=to_write
+        )
+
+
+def _decide_waiting(
+    *, message: Message, to_write: list[tuple[Message, Reply, rules.Outcome]]
+) -> Decision | None:
+    """Under the conversation's lock, decide this message and any earlier one waiting."""
+    with transaction.atomic():
+        # The lock is the conversation's row only, not the rows joined to it.
+        conversation = (
+            _with_context().select_for_update(of=("self",)).get(pk=message.conversation_id)
+        )
+        waiting = conversation.messages.filter(
+            author=Message.Author.CUSTOMER, seq__lte=message.seq, decision__isnull=True
+        ).order_by("seq")
+        decision = None
+        for number, pending in enumerate(waiting.select_related("page")):
+            if number:
+                # Deciding the previous message may have changed state, topic and last_seq.
+                conversation.refresh_from_db(from_queryset=_with_context())
+            decision = _decide(message=pending, conversation=conversation, to_write=to_write)
+    return decision
 
 
 def _written_reply(*, message: Message, reply: Reply, outcome: rules.Outcome, responder) -> None:
@@ -101,6 +163,16 @@ def _written_reply(*, message: Message, reply: Reply, outcome: rules.Outcome, re
         _ai_reply(message=message, reply=written, outcome=outcome, ruleset=rules.current_ruleset())
 
 
+@dataclass(frozen=True)
+class _Judgement:
+    """What the rules make of a message, before anything is written."""
+
+    ruleset: rules.Ruleset
+    reply: Reply
+    situation: rules.Situation
+    outcome: rules.Outcome
+
+
 def _decide(
     *,
     message: Message,
@@ -112,18 +184,41 @@ def _decide(
     message.conversation = conversation
     if conversation.state != Conversation.State.AI:
         return _quiet(message=message)
+    judgement = _judge(message=message, conversation=conversation)
+    return _record(
+        message=message, conversation=conversation, judgement=judgement, to_write=to_write
+    )
+
+
+def _judge(*, message: Message, conversation: Conversation) -> _Judgement:
+    """Apply the rules to a message of a conversation the AI has; reads only."""
     chat_services.typing_announce(
         conversation_id=conversation.pk, author="ai", name="", active=True
     )
     ruleset = rules.current_ruleset()
-    responder = get_responder()
     # The decision rests on what the knowledge base says; any writing comes later.
-    reply = responder.find(
+    reply = get_responder().find(
         query_for(conversation=conversation, message=message),
         threshold=ruleset.confidence_threshold,
     )
     situation = _situation(message=message, reply=reply)
-    outcome = rules.decide(situation, ruleset)
+    return _Judgement(
+        ruleset=ruleset,
+        reply=reply,
+        situation=situation,
+        outcome=rules.decide(situation, ruleset),
+    )
+
+
+def _record(
+    *,
+    message: Message,
+    conversation: Conversation,
+    judgement: _Judgement,
+    to_write: list[tuple[Message, Reply, rules.Outcome]],
+) -> Decision:
+    """Store the decision and act on it; the caller holds the conversation's lock."""
+    reply, outcome = judgement.reply, judgement.outcome
     team = _team(outcome.team_slug) if outcome.action == "handoff" else None
     decision = Decision.objects.create(
         message=message,
@@ -136,7 +231,7 @@ def _decide(
         explanation=(outcome.explanation or _explain(reply))[:300],
         intent=reply.intent or (reply.top.slug if reply.top else ""),
         confidence=reply.confidence,
-        sentiment=situation.sentiment.score,
+        sentiment=judgement.situation.sentiment.score,
         signals={**outcome.signals, "top": reply.top.slug if reply.top else ""},
     )
     if outcome.action == "handoff":
@@ -150,10 +245,10 @@ def _decide(
             explanation=decision.explanation,
             customer_text=outcome.customer_text,
         )
-    elif outcome.action == "answer" and responder.writes:
+    elif outcome.action == "answer" and get_responder().writes:
         to_write.append((message, reply, outcome))
     else:
-        _ai_reply(message=message, reply=reply, outcome=outcome, ruleset=ruleset)
+        _ai_reply(message=message, reply=reply, outcome=outcome, ruleset=judgement.ruleset)
     return decision
 
 
@@ -251,10 +346,11 @@ def _ai_period_start(conversation: Conversation) -> dt.datetime:
 def _ai_reply(
     *, message: Message, reply: Reply, outcome: rules.Outcome, ruleset: rules.Ruleset
 ) -> None:
-    contact = message.conversation.contact
-    team = _team_name(outcome.team_slug)
+    conversation = message.conversation
+    contact = conversation.contact
     text = reply.text
     if outcome.reason == "rejected":
+        team = _team_name(outcome.team_slug)
         text = _(
             "I'm sorry that didn't solve it, and I don't have a better answer for this one. "
             "Tell me a little more and I'll try again, or say so and I'll bring in someone "
@@ -273,14 +369,20 @@ def _ai_reply(
         text += "\n\n" + _(
             "_If you'd rather go through this with a person, just say so: you'll be first in line._"
         )
-    topic = Article.objects.filter(pk=reply.article_id).first() if reply.article_id else None
+    topic = None
+    # The conversation's topic only needs the article when it changes.
+    if outcome.action == "answer" and reply.article_id:
+        if reply.article_id == conversation.topic_id:
+            topic = conversation.topic
+        else:
+            topic = Article.objects.filter(pk=reply.article_id).first()
     chat_services.ai_reply_post(
         in_reply_to=message,
         body=text,
         sources=reply.sources if outcome.action == "answer" else [],
         confidence=reply.confidence,
         intent=reply.intent,
-        topic=topic if outcome.action == "answer" else None,
+        topic=topic,
     )
 
 

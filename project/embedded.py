@@ -103,13 +103,16 @@ def redis_start(socket_path: Path, log_dir: Path) -> subprocess.Popen | None:
 
 @dataclass
 class Stack:
-    """daphne + a Celery worker (with beat), and Redis when none was given."""
+    """daphne + Celery workers (the first with beat), and Redis when none was given."""
 
     port: int
     host: str = "127.0.0.1"
     env: dict[str, str] = field(default_factory=dict)
-    # Threads: one copy of the language model serves every task, and NumPy releases the GIL.
+    # Threads: one copy of the language model serves every task of a process, and NumPy
+    # releases the GIL. The rest of a task is Python that holds it, so one process per
+    # core (each with its own copy of the model) is what uses the machine.
     worker_concurrency: int = 4
+    worker_processes: int = 1
     log_dir: Path | None = None
     # The ASGI application daphne serves (benchmarks add a bare echo consumer to Baton's).
     web_app: str = "project.asgi:application"
@@ -163,27 +166,30 @@ class Stack:
                 self.processes["redis"] = redis
         self._spawn_web()
         beat_schedule = (var_dir or Path(".")) / f"celerybeat-{self.port}"
-        self._spawn(
-            "worker",
-            [
-                "-m",
-                "celery",
-                "-A",
-                "project",
-                "worker",
-                "--beat",
-                "--schedule",
-                str(beat_schedule),
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(self.worker_concurrency),
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-        )
+        for number in range(1, self.worker_processes + 1):
+            # Beat runs in the first worker only: every sweep is scheduled once.
+            beat = ["--beat", "--schedule", str(beat_schedule)] if number == 1 else []
+            self._spawn(
+                "worker" if number == 1 else f"worker-{number}",
+                [
+                    "-m",
+                    "celery",
+                    "-A",
+                    "project",
+                    "worker",
+                    *beat,
+                    "--hostname",
+                    f"worker{number}-{self.port}@%h",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    str(self.worker_concurrency),
+                    "--loglevel",
+                    "INFO",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+            )
         for name, args in self.extra.items():
             self._spawn(name, args)
         self.wait_until_healthy()

@@ -198,6 +198,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "baton")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Worker processes that `manage.py serve` starts (beat runs in the first). A worker is
+# bound to one core by Python's GIL, and each holds its own copy of the language model
+# (about 500 MB), so by default one per core, at most two.
+BATON_WORKER_PROCESSES = env_int("BATON_WORKER_PROCESSES", min(2, os.cpu_count() or 1), minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Sweeps, not timers scheduled far ahead: a Redis broker would re-deliver those after
     # its visibility timeout. Each sweep is idempotent.

@@ -249,3 +249,46 @@ def test_the_try_it_page_shows_which_rule_fires_and_why(admin_client, demo_kb):
     assert "Explicit request for a person" in content
     assert "billing" in content
     assert "The customer asked for a person." in content
+
+
+def test_a_worker_that_picks_up_the_second_message_first_decides_both_in_order(chat, monkeypatch):
+    import uuid
+
+    from chat import services as chat_services
+    from chat import tasks
+
+    # Neither message's task runs yet, as when both wait in the queue.
+    monkeypatch.setattr(tasks.message_respond, "delay", lambda message_id: None)
+    first, second = (
+        chat_services.customer_message_post(
+            conversation=chat, client_id=uuid.uuid4().hex, body=text
+        ).message
+        for text in ("where are my invoices?", "how do I print a shipping label?")
+    )
+    assert services.customer_message_handle(message_id=second.pk).message == second
+    answers = chat.messages.filter(author="ai").order_by("seq")
+    assert [answer.in_reply_to for answer in answers] == [first, second]
+    assert services.customer_message_handle(message_id=first.pk) == first.decision
+
+
+def test_a_person_who_takes_over_while_the_ai_thinks_gets_the_conversation_without_an_answer(
+    chat, monkeypatch
+):
+    from escalation.models import Team
+
+    judge = services._judge
+
+    def judge_while_a_person_takes_over(**kwargs):
+        # The AI has made up its mind, not yet written anything: a handoff happens now.
+        judgement = judge(**kwargs)
+        services.handoff_start(
+            conversation=Conversation.objects.get(pk=chat.pk),
+            team=Team.objects.get(slug="billing"),
+            reason="agent",
+        )
+        return judgement
+
+    monkeypatch.setattr(services, "_judge", judge_while_a_person_takes_over)
+    decision = say(chat, "where are my invoices?", path="/settings/billing")
+    assert decision.action == "quiet"
+    assert not chat.messages.filter(author="ai").exists()

@@ -49,7 +49,12 @@ class Command(BaseCommand):
             ]
         log_dir = settings.VAR_DIR / "logs"
         stack = Stack(
-            port=port, host=host, extra=extra, env={"PUBLIC_URL": baton_url}, log_dir=log_dir
+            port=port,
+            host=host,
+            extra=extra,
+            env={"PUBLIC_URL": baton_url},
+            log_dir=log_dir,
+            worker_processes=settings.BATON_WORKER_PROCESSES,
         )
         # A polite kill (SIGTERM) stops everything as Ctrl-C does.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
