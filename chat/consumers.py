@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from agents import services as agent_services
 from chat import frames, presence, realtime, selectors, services
 from chat.frames import FrameError
-from chat.models import Conversation, Site
+from chat.models import Conversation, Message, Site
 from escalation import services as escalation_services
 
 logger = logging.getLogger(__name__)
@@ -394,10 +394,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     # Group events ------------------------------------------------------------------------
 
     async def conversation_message(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["frame"])
-        await database_sync_to_async(presence.shown)(
-            conversation_id=event["conversation_id"], seq=event["frame"]["seq"]
-        )
+        frame = event["frame"]
+        await self.send_json(frame)
+        # Only an agent's reply goes by email when no widget showed it: the customer's own
+        # messages and the AI's need no record (two Redis round trips each).
+        if frame["author"] == Message.Author.AGENT:
+            await database_sync_to_async(presence.shown)(
+                conversation_id=event["conversation_id"], seq=frame["seq"]
+            )
 
     async def conversation_status(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])

@@ -336,3 +336,21 @@ async def test_a_socket_that_never_says_hello_is_closed(acme, monkeypatch):
         await greeted.send({"type": "ping"})
         assert (await greeted.until("pong"))["type"] == "pong"
     assert closed == {"type": "websocket.close", "code": 4400}
+
+
+async def test_an_agent_reply_shown_in_an_open_widget_is_recorded_as_seen(acme):
+    """So it is not emailed to a customer who read it (escalation.services.reply_email_send)."""
+    from chat import presence, services
+
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.say("is anyone there?")
+        conversation = await database_sync_to_async(Conversation.objects.get)()
+        reply = await database_sync_to_async(services.agent_message_post)(
+            conversation=conversation, user=None, name="Ana", body="Yes, I'm here."
+        )
+        await widget.until_message(author="agent")
+    shown = await database_sync_to_async(presence.was_shown)(
+        conversation_id=conversation.pk, seq=reply.seq
+    )
+    assert shown
