@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from chat.markdown import render_markdown
 from chat.models import Article, Contact, Conversation, ConversationEvent, Message
 from chat.responder import Reply, get_responder, query_for
 from escalation import brief, detectors, hours, rules, selectors
-from escalation.estimates import estimate_wait_seconds, wait_in_words
+from escalation.estimates import TeamLoad, estimate_wait_seconds, wait_in_words
 from escalation.models import (
     Decision,
     FollowUp,
@@ -557,10 +558,34 @@ def team_dispatch(*, team: Team) -> int:
 # Status and estimates ------------------------------------------------------------------
 
 
-def _status(handoff: Handoff) -> dict[str, Any]:
+class _TeamNow:
+    """What a team's queue status rests on at one moment, each part read when first used:
+    one for a customer, one for a whole queue (not once per waiting customer)."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.now = timezone.now()
+
+    @cached_property
+    def load(self) -> TeamLoad:
+        return selectors.team_load(team=self.team)
+
+    @cached_property
+    def open(self) -> bool:
+        return hours.is_open(self.team, self.now)
+
+    @cached_property
+    def back(self) -> dt.datetime | None:
+        return hours.next_opening(self.team, self.now)
+
+
+def _status(
+    handoff: Handoff, *, position: int | None = None, team_now: _TeamNow | None = None
+) -> dict[str, Any]:
     """What the customer sees about their place: team, position, wait, or the promise."""
     team = handoff.team
-    now = timezone.now()
+    team_now = team_now or _TeamNow(team)
+    now = team_now.now
     status: dict[str, Any] = {
         "state": handoff.conversation.state,
         "team": team.name,
@@ -576,21 +601,22 @@ def _status(handoff: Handoff) -> dict[str, Any]:
     }
     if handoff.status in {Handoff.Status.OFFERED, Handoff.Status.ANSWERED} and handoff.agent:
         status["agent"] = handoff.agent.display_name
-        load = selectors.team_load(team=team)
-        seconds = round(load.pickup_seconds) if handoff.status == Handoff.Status.OFFERED else 0
+        seconds = (
+            round(team_now.load.pickup_seconds) if handoff.status == Handoff.Status.OFFERED else 0
+        )
         status["estimate_seconds"] = seconds
         status["estimate_text"] = wait_in_words(seconds)
         return status
-    position = selectors.queue_position(handoff=handoff)
+    if position is None:
+        position = selectors.queue_position(handoff=handoff)
     status["position"] = position
-    load = selectors.team_load(team=team)
-    seconds = estimate_wait_seconds(position, load) if hours.is_open(team, now) else None
+    seconds = estimate_wait_seconds(position, team_now.load) if team_now.open else None
     if seconds is not None:
         status["estimate_seconds"] = seconds
         status["estimate_text"] = wait_in_words(seconds)
         return status
     status["offline"] = True
-    back = hours.next_opening(team, now)
+    back = team_now.back
     if back is not None and back > now:
         status["back_at"] = back
         status["back_text"] = _when(back, team)
@@ -676,9 +702,11 @@ def team_queue_refresh(*, team: Team) -> int:
     wait that changed by more than a fifth. Returns how many customers were told.
     """
     told = 0
-    for handoff in selectors.team_queue(team=team):
+    team_now = _TeamNow(team)
+    for position, handoff in enumerate(selectors.team_queue(team=team), start=1):
+        handoff.team = team
         with transaction.atomic():
-            status = _status(handoff)
+            status = _status(handoff, position=position, team_now=team_now)
             seconds = status["estimate_seconds"]
             last = handoff.estimates.order_by("-made_at", "-id").first()
             moved = last is None or last.position != status["position"]

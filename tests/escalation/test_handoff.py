@@ -287,3 +287,30 @@ def test_estimates_follow_the_queue_and_meet_the_actual_wait(demo_kb, billing):
         agent_services.agent_message_post(conversation=second, agent=ana, body="Hello")
     waited = WaitEstimate.objects.get(handoff__conversation=second)
     assert waited.actual_seconds == pytest.approx(600, abs=2)
+
+
+def test_a_longer_queue_costs_a_few_queries_per_customer_not_the_team_s_load_each_time(
+    demo_kb, billing
+):
+    """The refresh after every handoff reads the team's agents, hours and handling times once
+    for the whole queue: with a hundred customers waiting that is hundreds of queries less."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Ana takes the first customer; everyone after waits in line.
+    factories.agent("ana", teams=["billing"], capacity=1)
+    team = Team.objects.get(slug="billing")
+
+    def refresh_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert services.team_queue_refresh(team=team) == 0  # nothing moved
+        return len(queries)
+
+    for _ in range(4):
+        waiting_customer(demo_kb)
+    three = refresh_queries()
+    for _ in range(3):
+        waiting_customer(demo_kb)
+    six = refresh_queries()
+    # Per waiting customer: their last estimate, inside its own short transaction.
+    assert six - three <= 3 * 3
