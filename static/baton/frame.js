@@ -464,7 +464,9 @@
     // The customer always sees where they stand: team, place in line, wait, or the promise.
     el.handoff.hidden = !frame;
     if (!frame) return;
-    el.handoffText.textContent = frame.text;
+    // The same words again (a queue refresh that changed nothing) are not set again, so a
+    // screen reader does not read them out once more.
+    if (el.handoffText.textContent !== frame.text) el.handoffText.textContent = frame.text;
     el.followup.hidden = !frame.ask_email;
   }
 
