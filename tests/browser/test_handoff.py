@@ -49,13 +49,15 @@ def test_a_customer_asks_for_a_person_and_an_agent_takes_over(customer, agent_pa
     expect(brief).to_contain_text("/settings/billing")
 
     agent.get_by_role("button", name="Accept and join").click()
+    # Typed at once, while joining may still be on its way: the re-rendered panel keeps it.
+    box = agent.get_by_label("Reply to the customer")
+    box.fill("Hi, I'm Alice. Your invoices are under Settings, Billing, Invoices.")
+    expect(agent.get_by_role("button", name="Accept and join")).to_have_count(0)
     expect(chat(customer).locator("li.from-system").last).to_contain_text(
         "Alice joined the conversation.", timeout=10_000
     )
 
-    # A half-typed reply survives another action re-rendering the panel.
-    box = agent.get_by_label("Reply to the customer")
-    box.fill("Hi, I'm Alice. Your invoices are under Settings, Billing, Invoices.")
+    # A half-typed reply also survives another action re-rendering the panel.
     agent.get_by_label("Internal note (the customer never sees it)").fill("Growth plan")
     agent.get_by_role("button", name="Add note").click()
     expect(agent.locator("#lines")).to_contain_text("Growth plan")
