@@ -354,7 +354,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.conversation.refresh_from_db(fields=["last_seq", "state"])
         messages = selectors.messages_after(conversation=self.conversation, seq=after)
         if messages:
-            presence.shown(conversation_id=self.conversation.pk, seq=messages[-1].seq)
+            presence.shown(conversation=self.conversation.public_id, seq=messages[-1].seq)
         return [selectors.message_frame(message) for message in messages]
 
     async def send_status(self) -> None:
@@ -398,9 +398,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
         # Only an agent's reply goes by email when no widget showed it: the customer's own
         # messages and the AI's need no record (two Redis round trips each).
-        if frame["author"] == Message.Author.AGENT:
+        conversation = self.conversation
+        if (
+            frame["author"] == Message.Author.AGENT
+            and conversation is not None
+            and conversation.pk == event["conversation_id"]
+        ):
             await database_sync_to_async(presence.shown)(
-                conversation_id=event["conversation_id"], seq=frame["seq"]
+                conversation=conversation.public_id, seq=frame["seq"]
             )
 
     async def conversation_status(self, event: dict[str, Any]) -> None:

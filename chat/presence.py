@@ -3,21 +3,26 @@
 Kept in Django's cache (Redis): it is only a hint, so losing it costs at most an email.
 """
 
+import uuid
+
 from django.core.cache import cache
 
 SHOWN_FOR_SECONDS = 7 * 24 * 3600
 
 
-def _key(conversation_id: int) -> str:
-    return f"shown:{conversation_id}"
+def _key(conversation: uuid.UUID | str) -> str:
+    # The public id, never reused: a database restored or recreated beside a Redis that
+    # kept its keys starts its row ids again.
+    return f"shown:{conversation}"
 
 
-def shown(*, conversation_id: int, seq: int) -> None:
-    """A widget put message ``seq`` (and all before it) in front of the customer."""
-    key = _key(conversation_id)
+def shown(*, conversation: uuid.UUID | str, seq: int) -> None:
+    """A widget put message ``seq`` (and all before it) of the conversation with this
+    public id in front of the customer."""
+    key = _key(conversation)
     if seq > (cache.get(key) or 0):
         cache.set(key, seq, SHOWN_FOR_SECONDS)
 
 
-def was_shown(*, conversation_id: int, seq: int) -> bool:
-    return (cache.get(_key(conversation_id)) or 0) >= seq
+def was_shown(*, conversation: uuid.UUID | str, seq: int) -> bool:
+    return (cache.get(_key(conversation)) or 0) >= seq

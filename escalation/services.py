@@ -905,7 +905,7 @@ def reply_email_send(*, message_id: int) -> bool:
     if message is None:
         return False
     conversation = message.conversation
-    if presence.was_shown(conversation_id=conversation.pk, seq=message.seq):
+    if presence.was_shown(conversation=conversation.public_id, seq=message.seq):
         return False
     followup = FollowUp.objects.filter(conversation=conversation).first()
     contact = conversation.contact

@@ -351,6 +351,6 @@ async def test_an_agent_reply_shown_in_an_open_widget_is_recorded_as_seen(acme):
         )
         await widget.until_message(author="agent")
     shown = await database_sync_to_async(presence.was_shown)(
-        conversation_id=conversation.pk, seq=reply.seq
+        conversation=conversation.public_id, seq=reply.seq
     )
     assert shown

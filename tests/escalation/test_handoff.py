@@ -251,11 +251,30 @@ def test_a_reply_the_open_widget_already_showed_is_not_emailed(demo_kb, billing,
     conversation = waiting_customer(demo_kb)
     services.followup_request(conversation=conversation, email="sam@example.com")
     # The customer's widget is open and shows every message as it arrives.
-    presence.shown(conversation_id=conversation.pk, seq=conversation.last_seq + 100)
+    presence.shown(conversation=conversation.public_id, seq=conversation.last_seq + 100)
     agent_services.agent_message_post(
         conversation=conversation, agent=Agent.objects.get(user__username="ana"), body="Hello!"
     )
     assert mail.outbox == []
+
+
+def test_what_widgets_showed_before_the_database_was_recreated_does_not_stop_the_email(
+    demo_kb, billing, settings
+):
+    """Redis can outlive the database (a restore, a new test database): row ids come again,
+    so what was shown is remembered by the conversation's public id, which never does."""
+    from django.core.cache import cache
+
+    settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
+    factories.agent("ana", teams=["billing"], online=False)
+    conversation = waiting_customer(demo_kb)
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    # Another conversation with the same row id, in the database before this one, was read.
+    cache.set(f"shown:{conversation.pk}", 1000)
+    agent_services.agent_message_post(
+        conversation=conversation, agent=Agent.objects.get(user__username="ana"), body="Hello!"
+    )
+    assert len(mail.outbox) == 1
 
 
 def test_a_forged_or_expired_link_opens_nothing(demo_kb, client):
