@@ -230,7 +230,8 @@ class Index:
         self.page_lists = [a.pages for a in articles]
         self.slug_index = {a.slug: i for i, a in enumerate(articles)}
         self.weights = self._fit(encoder)
-        self.sentence_model = settings.BATON_SENTENCE_MODEL
+        # The BATON_SENTENCE_MODEL the index was built with.
+        self.sentence_model = encoder.name
         self.build_seconds = time.perf_counter() - started
 
     def neutral(self, text: str) -> str:
@@ -637,7 +638,7 @@ def _encode_cached(encoder: Encoder, texts: list[str]) -> np.ndarray:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """Unit-length sentence vectors, cached per process."""
+    """Unit-length vectors from the configured encoder (the sentence model's are cached)."""
     return _encode_cached(get_encoder(), texts)
 
 
@@ -703,12 +704,12 @@ def get_index() -> Index:
         return index
     revision = current_revision()
     _state.checked_at = now
-    encoder = settings.BATON_SENTENCE_MODEL
-    if index is not None and index.revision == revision and index.sentence_model == encoder:
+    model = settings.BATON_SENTENCE_MODEL
+    if index is not None and index.revision == revision and index.sentence_model == model:
         return index
     with _state.lock:
         index = _state.index
-        if index is None or index.revision != revision or index.sentence_model != encoder:
+        if index is None or index.revision != revision or index.sentence_model != model:
             revision, articles, names = load_articles()
             index = Index(articles, revision, names)
             _state.index = index

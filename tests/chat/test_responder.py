@@ -192,7 +192,7 @@ def test_switching_to_the_light_mode_rebuilds_the_index_and_still_answers(demo_k
     from chat.responder.local import get_index, revision_changed
 
     revision_changed()
-    assert get_index().encoder.name == "words"
+    assert get_index().encoder.name == "none"
     reply = ask("can buyers print a return label on their own?")
     assert reply.kind == "answer" and reply.intent == "returns"
     assert ask("what is the best recipe for a lemon cake").kind == "clarify"
