@@ -19,6 +19,8 @@ def agent_page(browser, demo):
     page.get_by_label("Password").fill("baton-demo")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{demo.baton_url}/console/")
+    # The URL changes before htmx (a deferred script) listens; a person is never that quick.
+    page.wait_for_load_state()
     yield page
     context.close()
 
