@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from agents import services as agent_services
 from chat import frames, presence, realtime, selectors, services
 from chat.frames import FrameError
-from chat.models import Conversation, Message, Site
+from chat.models import Conversation, Site
 from escalation import services as escalation_services
 
 logger = logging.getLogger(__name__)
@@ -394,18 +394,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     # Group events ------------------------------------------------------------------------
 
     async def conversation_message(self, event: dict[str, Any]) -> None:
-        frame = event["frame"]
-        await self.send_json(frame)
-        # Only an agent's reply goes by email when no widget showed it: the customer's own
-        # messages and the AI's need no record (two Redis round trips each).
+        await self.send_json(event["frame"])
         conversation = self.conversation
-        if (
-            frame["author"] == Message.Author.AGENT
-            and conversation is not None
-            and conversation.pk == event["conversation_id"]
-        ):
-            await database_sync_to_async(presence.shown)(
-                conversation=conversation.public_id, seq=frame["seq"]
+        if conversation is not None and conversation.pk == event["conversation_id"]:
+            await database_sync_to_async(presence.message_shown)(
+                conversation=conversation.public_id, frame=event["frame"]
             )
 
     async def conversation_status(self, event: dict[str, Any]) -> None:

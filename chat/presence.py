@@ -7,6 +7,8 @@ import uuid
 
 from django.core.cache import cache
 
+from chat.models import Message
+
 SHOWN_FOR_SECONDS = 7 * 24 * 3600
 
 
@@ -22,6 +24,13 @@ def shown(*, conversation: uuid.UUID | str, seq: int) -> None:
     key = _key(conversation)
     if seq > (cache.get(key) or 0):
         cache.set(key, seq, SHOWN_FOR_SECONDS)
+
+
+def message_shown(*, conversation: uuid.UUID | str, frame: dict) -> None:
+    """A widget showed this message frame. Only agents' replies are ever emailed, so only
+    they are worth recording (each record costs two Redis round trips)."""
+    if frame["author"] == Message.Author.AGENT:
+        shown(conversation=conversation, seq=frame["seq"])
 
 
 def was_shown(*, conversation: uuid.UUID | str, seq: int) -> bool:

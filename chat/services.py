@@ -396,23 +396,18 @@ def context_update(*, conversation: Conversation, facts: dict[str, Any]) -> None
 def _message_append(
     *, conversation: Conversation, conversation_fields: dict[str, Any] | None = None, **fields: Any
 ) -> Message:
-    """Give the message the next sequence number; the caller holds the conversation lock.
+    """Give the message the next sequence number.
 
-    ``conversation_fields`` are saved on the conversation in the same UPDATE.
+    The caller read ``conversation`` under its lock, so its last_seq is current (a stale one
+    would break the unique sequence number loudly). ``conversation_fields`` are saved on the
+    conversation in the same UPDATE.
     """
-    changes = {**(conversation_fields or {}), "updated_at": timezone.now()}
-    # The caller read the conversation under its lock, so last_seq is current: one UPDATE
-    # instead of an increment and a read back. The condition only guards against a caller
-    # that did not, which takes the slow path.
-    if Conversation.objects.filter(pk=conversation.pk, last_seq=conversation.last_seq).update(
-        last_seq=conversation.last_seq + 1, **changes
-    ):
-        conversation.last_seq += 1
-    else:
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_seq=F("last_seq") + 1, **changes
-        )
-        conversation.refresh_from_db(fields=["last_seq"])
+    changes = {
+        **(conversation_fields or {}),
+        "last_seq": conversation.last_seq + 1,
+        "updated_at": timezone.now(),
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
     for name, value in changes.items():
         setattr(conversation, name, value)
     message = Message.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)

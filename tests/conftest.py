@@ -7,6 +7,9 @@ the channel layer is Redis, Celery runs its real task code (eagerly in-process h
 as real worker processes in the stack tests).
 """
 
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +25,25 @@ from project.embedded import redis_answers, redis_start
 SHARED = Path(settings.BASE_DIR).parent / "shared"
 SHARED_KB = SHARED / "data" / "kb"
 DEV_CONVERSATIONS = SHARED / "data" / "conversations" / "dev.jsonl"
+
+
+def run_python(script: str, *, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    """A fresh Baton process with only the given configuration (none of this session's)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "BATON_VAR_DIR": str(settings.VAR_DIR / "subprocess"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=timeout,
+        check=False,
+    )
+
 
 # In this process tasks run at once, in the caller's thread, through Celery's own code.
 # As with a worker, a task that fails does not fail the code that queued it; the

@@ -1,29 +1,14 @@
 """Configuration comes from environment variables and a bad value stops Baton at start."""
 
-import os
 import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 
-BASE_ENV = {
-    "PATH": os.environ.get("PATH", ""),
-    "DJANGO_SETTINGS_MODULE": "project.settings",
-    "BATON_VAR_DIR": str(settings.VAR_DIR / "settings-check"),
-}
+from tests.conftest import run_python
 
 
 def start(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        env={**BASE_ENV, **env},
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-        timeout=60,
-        check=False,
-    )
+    return run_python("import django; django.setup(); print('started')", **env)
 
 
 def test_no_configuration_at_all_is_the_embedded_default():

@@ -8,7 +8,7 @@ from chat import services
 from chat.models import Article, ExampleQuestion
 from chat.responder import Query, get_responder
 from chat.responder.encoder import get_encoder
-from tests.conftest import DEV_CONVERSATIONS
+from tests.conftest import DEV_CONVERSATIONS, run_python
 
 pytestmark = pytest.mark.django_db
 
@@ -151,26 +151,7 @@ for text in ("who pays for a return label?", "what is the capital of Australia")
 
 
 def _run_light(env: dict[str, str]):
-    import os
-    import subprocess
-    import sys
-
-    from django.conf import settings
-
-    return subprocess.run(
-        [sys.executable, "-c", LIGHT_MODE_SCRIPT.format(packages=NEURAL_PACKAGES)],
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "BATON_VAR_DIR": str(settings.VAR_DIR / "light-mode"),
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-        timeout=120,
-        check=False,
-    )
+    return run_python(LIGHT_MODE_SCRIPT.format(packages=NEURAL_PACKAGES), timeout=120, **env)
 
 
 def test_the_light_mode_answers_without_any_neural_package():
