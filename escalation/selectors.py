@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Agent
@@ -37,6 +37,16 @@ def team_queue(*, team: Team) -> QuerySet[Handoff]:
         Handoff.objects.filter(team=team, status=Handoff.Status.WAITING)
         .select_related("conversation")
         .order_by("-priority", "queued_at", "id")
+    )
+
+
+def team_queue_with_last_estimate(*, team: Team) -> QuerySet[Handoff]:
+    """The team's queue, each handoff with the place and wait it was last told
+    (``last_position``, ``last_seconds``; None if it was told none yet)."""
+    last = WaitEstimate.objects.filter(handoff=OuterRef("pk")).order_by("-made_at", "-id")
+    return team_queue(team=team).annotate(
+        last_position=Subquery(last.values("position")[:1]),
+        last_seconds=Subquery(last.values("estimated_seconds")[:1]),
     )
 
 

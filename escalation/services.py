@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import QuerySet
@@ -688,40 +689,65 @@ def queue_changed(*, team_id: int) -> None:
 
 def _announce_queue(team_id: int) -> None:
     """The team's queue changed: consoles redraw it, waiting customers hear their place."""
-    from escalation import tasks
 
     realtime.broadcast_on_commit(team_group(team_id), "queue.changed", team_id=team_id)
     realtime.broadcast_on_commit(SUPERVISORS_GROUP, "queue.changed", team_id=team_id)
-    transaction.on_commit(lambda: tasks.team_queue_refresh.delay(team_id))
+    transaction.on_commit(lambda: _queue_refresh_soon(team_id))
+
+
+# How long a pending queue refresh holds off others for its team, should its task be lost
+# (the beat's queues_refresh tells everyone in the meantime).
+QUEUE_REFRESH_LEASE_SECONDS = 30
+
+
+def _queue_refresh_key(team_id: int) -> str:
+    return f"queue-refresh-pending:{team_id}"
+
+
+def _queue_refresh_soon(team_id: int) -> None:
+    """At most one refresh waits per team: a burst of handoffs is told in one pass over the
+    queue, not one pass each (work that grew with the square of the queue)."""
+    from escalation import tasks
+
+    if cache.add(_queue_refresh_key(team_id), True, timeout=QUEUE_REFRESH_LEASE_SECONDS):
+        tasks.team_queue_refresh.delay(team_id)
+
+
+def queue_refresh_started(*, team_id: int) -> None:
+    """The pending refresh is running: a change from now on needs a refresh of its own
+    (this one reads the queue only after this point)."""
+    cache.delete(_queue_refresh_key(team_id))
 
 
 def team_queue_refresh(*, team: Team) -> int:
     """Tell every waiting customer of the team their current place and wait.
 
     A new estimate is stored (and announced) only when it moved: another place, or a
-    wait that changed by more than a fifth. Returns how many customers were told.
+    wait that changed by more than a fifth. Returns how many customers were told. One
+    query reads the whole queue with each customer's last estimate, so customers whose
+    place did not move cost nothing more.
     """
     told = 0
     team_now = _TeamNow(team)
-    for position, handoff in enumerate(selectors.team_queue(team=team), start=1):
+    queue = selectors.team_queue_with_last_estimate(team=team)
+    for position, handoff in enumerate(queue, start=1):
         handoff.team = team
+        status = _status(handoff, position=position, team_now=team_now)
+        seconds = status["estimate_seconds"]
+        moved = handoff.last_position is None or handoff.last_position != status["position"]
+        if seconds is not None and handoff.last_seconds is not None:
+            moved = moved or abs(seconds - handoff.last_seconds) > max(
+                30, 0.2 * handoff.last_seconds
+            )
+        if not moved:
+            continue
         with transaction.atomic():
-            status = _status(handoff, position=position, team_now=team_now)
-            seconds = status["estimate_seconds"]
-            last = handoff.estimates.order_by("-made_at", "-id").first()
-            moved = last is None or last.position != status["position"]
-            if seconds is not None and last is not None:
-                moved = moved or abs(seconds - last.estimated_seconds) > max(
-                    30, 0.2 * last.estimated_seconds
-                )
-            if not moved:
-                continue
             if seconds is not None:
                 WaitEstimate.objects.create(
                     handoff=handoff, position=status["position"], estimated_seconds=seconds
                 )
             _announce_status(handoff.conversation, status)
-            told += 1
+        told += 1
     return told
 
 

@@ -35,6 +35,7 @@ def queues_refresh() -> int:
 
 @shared_task
 def team_queue_refresh(team_id: int) -> int:
+    services.queue_refresh_started(team_id=team_id)
     team = Team.objects.filter(pk=team_id).first()
     if team is None:
         return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import redis
 from celery.signals import task_failure
 from django.conf import settings
 
@@ -86,6 +87,21 @@ def redis_server():
         if not redis_answers(settings.REDIS_URL):
             pytest.exit(f"Redis does not answer at {settings.REDIS_URL}", returncode=2)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with nothing cached: Redis outlives each test's database, and a key
+    left by one test (a queue refresh pending, what a widget showed) must not reach into the
+    next test's rows, whose ids start again."""
+    yield
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(autouse=True)

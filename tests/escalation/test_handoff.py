@@ -6,6 +6,7 @@ import re
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.utils import timezone
 
 from agents import services as agent_services
@@ -311,8 +312,9 @@ def test_estimates_follow_the_queue_and_meet_the_actual_wait(demo_kb, billing):
 def test_a_longer_queue_costs_a_few_queries_per_customer_not_the_team_s_load_each_time(
     demo_kb, billing
 ):
-    """The refresh after every handoff reads the team's agents, hours and handling times once
-    for the whole queue: with a hundred customers waiting that is hundreds of queries less."""
+    """The refresh after every handoff reads the team's agents, hours and handling times, and
+    the whole queue with what each customer was last told, once: a customer whose place did
+    not move costs no query."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -331,5 +333,43 @@ def test_a_longer_queue_costs_a_few_queries_per_customer_not_the_team_s_load_eac
     for _ in range(3):
         waiting_customer(demo_kb)
     six = refresh_queries()
-    # Per waiting customer: their last estimate, inside its own short transaction.
-    assert six - three <= 3 * 3
+    assert six == three
+
+
+def test_a_burst_of_handoffs_is_told_in_one_pass_over_the_queue_not_one_pass_each(demo_kb, billing):
+    """A pass over the queue is queued only when none is waiting to run: with a refresh
+    after every handoff, a burst of handoffs cost work that grew with the square of the
+    queue (half a Celery worker at 200 customers, bench/latency.py)."""
+    from celery.signals import task_prerun
+
+    from escalation import tasks
+
+    factories.agent("ana", teams=["billing"], capacity=1)
+    team = Team.objects.get(slug="billing")
+    passes = []
+
+    def count(sender=None, **kwargs):
+        if sender.name == tasks.team_queue_refresh.name:
+            passes.append(sender)
+
+    task_prerun.connect(count, weak=False)
+    try:
+        waiting_customer(demo_kb)  # with Ana
+        before = len(passes)
+        # As if a worker had not yet picked up the pass that a handoff queued.
+        assert cache.add(services._queue_refresh_key(team.pk), True)
+        burst = [waiting_customer(demo_kb) for _ in range(4)]
+        assert len(passes) == before
+        # The last of the burst turns out to be urgent; then the waiting pass runs, and
+        # tells everyone in line their new place.
+        Handoff.objects.filter(conversation=burst[-1]).update(priority=5)
+        tasks.team_queue_refresh.delay(team.pk)
+        assert len(passes) == before + 1
+        told = [Handoff.objects.get(conversation=c).estimates.last().position for c in burst]
+        assert told == [2, 3, 4, 1]
+        assert "you're next" in services.status_frame(conversation=burst[-1])["text"]
+        # A change after that pass began gets a pass of its own.
+        waiting_customer(demo_kb)
+        assert len(passes) == before + 2
+    finally:
+        task_prerun.disconnect(count)
