@@ -464,14 +464,24 @@ def ai_reply_post(
     confidence: float | None,
     intent: str,
     topic: Article | None = None,
+    locked: Conversation | None = None,
 ) -> Message | None:
-    """The AI's reply to one customer message; None when it was already answered."""
+    """The AI's reply to one customer message; None when it was already answered.
+
+    ``locked``: the conversation, when the caller holds its lock and is deciding this very
+    message under it (so no reply to the message can exist yet, and the conversation as
+    the caller knows it is current).
+    """
     # No savepoint when called inside the decision's transaction: nothing there catches
     # an error from here, so the whole decision rolls back either way.
     with transaction.atomic(savepoint=False):
-        conversation = Conversation.objects.select_for_update().get(pk=in_reply_to.conversation_id)
-        if in_reply_to.replies.filter(author=Message.Author.AI).exists():
-            return None
+        conversation = locked
+        if conversation is None:
+            conversation = Conversation.objects.select_for_update().get(
+                pk=in_reply_to.conversation_id
+            )
+            if in_reply_to.replies.filter(author=Message.Author.AI).exists():
+                return None
         if conversation.state != Conversation.State.AI:
             # A person took over while the answer was being written.
             return None

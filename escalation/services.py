@@ -250,7 +250,13 @@ def _record(
     elif outcome.action == "answer" and get_responder().writes:
         to_write.append((message, reply, outcome))
     else:
-        _ai_reply(message=message, reply=reply, outcome=outcome, ruleset=judgement.ruleset)
+        _ai_reply(
+            message=message,
+            reply=reply,
+            outcome=outcome,
+            ruleset=judgement.ruleset,
+            deciding=True,
+        )
     return decision
 
 
@@ -346,8 +352,15 @@ def _ai_period_start(conversation: Conversation) -> dt.datetime:
 
 
 def _ai_reply(
-    *, message: Message, reply: Reply, outcome: rules.Outcome, ruleset: rules.Ruleset
+    *,
+    message: Message,
+    reply: Reply,
+    outcome: rules.Outcome,
+    ruleset: rules.Ruleset,
+    deciding: bool = False,
 ) -> None:
+    """Post the AI's reply; ``deciding`` when the caller holds the conversation's lock and
+    is recording this message's decision."""
     conversation = message.conversation
     contact = conversation.contact
     text = reply.text
@@ -385,6 +398,7 @@ def _ai_reply(
         confidence=reply.confidence,
         intent=reply.intent,
         topic=topic,
+        locked=conversation if deciding else None,
     )
 
 
