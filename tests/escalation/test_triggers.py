@@ -251,20 +251,50 @@ def test_the_try_it_page_shows_which_rule_fires_and_why(admin_client, demo_kb):
     assert "The customer asked for a person." in content
 
 
-def test_a_worker_that_picks_up_the_second_message_first_decides_both_in_order(chat, monkeypatch):
+@pytest.fixture
+def queued_tasks():
+    """Tasks go to the real broker (Redis) and wait there: no worker runs in this test. The
+    tasks are returned, and the queue is emptied afterwards."""
+    from django.conf import settings
+
+    from project.celery import app
+
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, False
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+
+    def waiting() -> list[tuple[str, tuple]]:
+        tasks = []
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            while (message := channel.basic_get(queue, no_ack=True)) is not None:
+                tasks.append((message.headers["task"], message.decode()[0]))
+        return tasks
+
+    try:
+        yield waiting
+    finally:
+        app.conf.task_always_eager = eager
+        waiting()
+
+
+def test_a_worker_that_picks_up_the_second_message_first_decides_both_in_order(chat, queued_tasks):
     import uuid
 
     from chat import services as chat_services
-    from chat import tasks
 
-    # Neither message's task runs yet, as when both wait in the queue.
-    monkeypatch.setattr(tasks.message_respond, "delay", lambda message_id: None)
+    # Neither message's task has run: both wait in the queue.
     first, second = (
         chat_services.customer_message_post(
             conversation=chat, client_id=uuid.uuid4().hex, body=text
         ).message
         for text in ("where are my invoices?", "how do I print a shipping label?")
     )
+    assert queued_tasks() == [
+        ("chat.tasks.message_respond", [first.pk]),
+        ("chat.tasks.message_respond", [second.pk]),
+    ]
+    assert not chat.messages.filter(author="ai").exists()
+    # A worker takes the second first.
     assert services.customer_message_handle(message_id=second.pk).message == second
     answers = chat.messages.filter(author="ai").order_by("seq")
     assert [answer.in_reply_to for answer in answers] == [first, second]
