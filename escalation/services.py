@@ -703,7 +703,6 @@ def queue_changed(*, team_id: int) -> None:
 
 def _announce_queue(team_id: int) -> None:
     """The team's queue changed: consoles redraw it, waiting customers hear their place."""
-
     realtime.broadcast_on_commit(team_group(team_id), "queue.changed", team_id=team_id)
     realtime.broadcast_on_commit(SUPERVISORS_GROUP, "queue.changed", team_id=team_id)
     transaction.on_commit(lambda: _queue_refresh_soon(team_id))
