@@ -253,6 +253,8 @@ def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from chat.responder.local import revision_changed
+
     conversation = factories.conversation(on=demo_kb)
     questions = [
         "how do I print a shipping label?",
@@ -265,6 +267,9 @@ def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
     ]
     counts, kinds = [], []
     for question in questions:
+        # The responder asks for the knowledge base's revision at most once a second: each
+        # message pays that query here, so the count does not depend on the machine's speed.
+        revision_changed()
         with CaptureQueriesContext(connection) as queries:
             decision = factories.say(conversation, question)
         counts.append(len(queries))
@@ -272,4 +277,4 @@ def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
     assert kinds == ["answer"] * len(questions)
     assert counts[-1] == counts[1], counts
     # Every query is paid on every message (39 before repeated reads were dropped).
-    assert counts[-1] <= 28, counts
+    assert counts[-1] <= 27, counts
