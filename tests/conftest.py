@@ -91,10 +91,9 @@ def redis_server():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with nothing cached: Redis outlives each test's database, and a key
-    left by one test (a queue refresh pending, what a widget showed) must not reach into the
-    next test's rows, whose ids start again."""
-    yield
+    """Each test starts with nothing cached: Redis outlives each test's database (and, with
+    REDIS_URL, the whole session), and a key left earlier (a queue refresh pending, what a
+    widget showed) must not reach into this test's rows, whose ids start again."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
@@ -102,6 +101,7 @@ def _fresh_cache():
             client.delete(*keys)
     finally:
         client.close()
+    yield
 
 
 @pytest.fixture(autouse=True)
