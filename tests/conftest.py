@@ -117,8 +117,18 @@ def _fresh_channel_layer():
 
 def in_thread(function, *args, **kwargs):
     """Run a blocking call (ORM, broadcast) away from the current thread's event loop."""
+    from django.db import connections
+
+    def call():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            # The thread ends here; a connection left open would keep the test database
+            # busy when the session drops it.
+            connections.close_all()
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(function, *args, **kwargs).result()
+        return pool.submit(call).result()
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,13 @@ They use this test session's database and Redis, so a test can prepare data with
 and see what the processes wrote.
 """
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 
+from project.celery import app as celery_app
 from project.embedded import Stack, free_port
 
 
@@ -62,3 +64,30 @@ def start_stack(*, name: str = "main", demo: bool = True, **extra_env: str) -> R
     )
     stack.start(var_dir=settings.VAR_DIR)
     return RunningStack(stack=stack, demo_port=demo_port)
+
+
+def wait_until_settled(timeout: float = 60) -> None:
+    """Wait until every customer message has its decision and the worker has nothing left
+    to run. The test's database is wiped next; a task still writing holds row locks that
+    PostgreSQL's TRUNCATE waits on, and the two deadlock (seen in a CI run)."""
+    from chat.models import Message
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        undecided = Message.objects.filter(
+            author=Message.Author.CUSTOMER, decision__isnull=True
+        ).exists()
+        if not undecided and _worker_idle():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the worker was still busy {timeout:.0f} s after the test")
+
+
+def _worker_idle() -> bool:
+    inspect = celery_app.control.inspect(timeout=2, limit=1)
+    for replies in (inspect.active(), inspect.reserved()):
+        if not replies or any(replies.values()):
+            return False
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    with celery_app.connection_for_read() as connection:
+        return connection.default_channel.client.llen(queue) == 0

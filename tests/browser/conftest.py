@@ -3,7 +3,7 @@ import os
 import pytest
 from django.core.management import call_command
 
-from tests.stack import start_stack
+from tests.stack import start_stack, wait_until_settled
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls these tests make
 # are ordinary blocking calls between browser steps.
@@ -43,7 +43,8 @@ def browser():
 def demo(stack, transactional_db):
     """The demo site and knowledge base, in the database the processes use."""
     call_command("demo_setup", demo_port=stack.demo_port, verbosity=0)
-    return stack
+    yield stack
+    wait_until_settled()
 
 
 @pytest.fixture
