@@ -4,6 +4,7 @@ They use this test session's database and Redis, so a test can prepare data with
 and see what the processes wrote.
 """
 
+import socket
 import time
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ def start_stack(*, name: str = "main", demo: bool = True, **extra_env: str) -> R
     return RunningStack(stack=stack, demo_port=demo_port)
 
 
-def wait_until_settled(timeout: float = 60) -> None:
+def wait_until_settled(running: RunningStack, timeout: float = 60) -> None:
     """Wait until every customer message has its decision and the worker has nothing left
     to run. The test's database is wiped next; a task still writing holds row locks that
     PostgreSQL's TRUNCATE waits on, and the two deadlock (seen in a CI run)."""
@@ -77,16 +78,21 @@ def wait_until_settled(timeout: float = 60) -> None:
         undecided = Message.objects.filter(
             author=Message.Author.CUSTOMER, decision__isnull=True
         ).exists()
-        if not undecided and _worker_idle():
+        if not undecided and _workers_idle(running.stack):
             return
         time.sleep(0.2)
     raise AssertionError(f"the worker was still busy {timeout:.0f} s after the test")
 
 
-def _worker_idle() -> bool:
-    inspect = celery_app.control.inspect(timeout=2, limit=1)
+def _workers_idle(stack: Stack) -> bool:
+    # The names Stack.start gives its workers ("%h" is the host name).
+    names = [
+        f"worker{number}-{stack.port}@{socket.gethostname()}"
+        for number in range(1, stack.worker_processes + 1)
+    ]
+    inspect = celery_app.control.inspect(destination=names, timeout=2, limit=len(names))
     for replies in (inspect.active(), inspect.reserved()):
-        if not replies or any(replies.values()):
+        if not replies or len(replies) < len(names) or any(replies.values()):
             return False
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with celery_app.connection_for_read() as connection:

@@ -44,7 +44,7 @@ def demo(stack, transactional_db):
     """The demo site and knowledge base, in the database the processes use."""
     call_command("demo_setup", demo_port=stack.demo_port, verbosity=0)
     yield stack
-    wait_until_settled()
+    wait_until_settled(stack)
 
 
 @pytest.fixture

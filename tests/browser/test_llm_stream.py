@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from chat.models import Message
 from tests.llm_stub import StubLLM
-from tests.stack import start_stack
+from tests.stack import start_stack, wait_until_settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -64,3 +64,4 @@ def test_the_answer_appears_as_it_is_written_and_is_then_replaced_by_the_stored_
     assert stored.body == "Use **Returns → Settings** to switch the portal on."
     assert stub.requests[0]["body"]["stream"] is True
     context.close()
+    wait_until_settled(running)
