@@ -79,6 +79,7 @@ def redis_server():
     """The embedded mode's private Redis, started for this test session when needed."""
     if settings.EMBEDDED_REDIS:
         process = redis_start(Path(settings.REDIS_SOCKET_PATH), settings.VAR_DIR)
+        _empty_task_queue()
         yield
         if process is not None:
             process.terminate()
@@ -86,7 +87,15 @@ def redis_server():
     else:
         if not redis_answers(settings.REDIS_URL):
             pytest.exit(f"Redis does not answer at {settings.REDIS_URL}", returncode=2)
+        _empty_task_queue()
         yield
+
+
+def _empty_task_queue() -> None:
+    """Start with no task waiting in the broker. A Redis that outlives the session keeps
+    what an earlier one left: a worker that stops puts back the tasks it held, such as a
+    reply email due minutes later, and they name rows of a database that is gone."""
+    celery_app.control.purge()
 
 
 @pytest.fixture(autouse=True)

@@ -254,7 +254,7 @@ def test_the_try_it_page_shows_which_rule_fires_and_why(admin_client, demo_kb):
 @pytest.fixture
 def queued_tasks():
     """Tasks go to the real broker (Redis) and wait there: no worker runs in this test. The
-    tasks are returned, and the queue is emptied afterwards."""
+    tasks are returned; the queue is emptied before and after."""
     from django.conf import settings
 
     from project.celery import app
@@ -270,6 +270,7 @@ def queued_tasks():
                 tasks.append((message.headers["task"], message.decode()[0]))
         return tasks
 
+    waiting()
     try:
         yield waiting
     finally:
