@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from project.text import has_nul
+
 # A frame larger than this is refused before it is parsed.
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CONTEXT_KEYS = 30
@@ -58,6 +60,10 @@ def decode(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         raise FrameError("bad_json", _("The frame is not valid JSON.")) from None
     if not isinstance(frame, dict):
         raise FrameError("bad_json", _("A frame must be a JSON object."))
+    if has_nul(frame):
+        raise FrameError(
+            "nul_character", _("The frame contains a NUL character, which Baton cannot store.")
+        )
     if not isinstance(frame.get("type"), str):
         raise FrameError("missing_field", _('Every frame needs a "type".'), field="type")
     return frame

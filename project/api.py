@@ -5,12 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, parsers, permissions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from agents.models import ApiToken
+from project.text import has_nul
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -46,6 +47,32 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="baton"'
+
+
+class _RefusesNul:
+    """A body with a NUL character anywhere is refused (project/text.py)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        # Multipart bodies come as data and files; forms as a QueryDict of lists.
+        data = getattr(parsed, "data", parsed)
+        if has_nul(dict(data.lists()) if isinstance(data, QueryDict) else data):
+            raise exceptions.ParseError(
+                _("The request contains a NUL character, which Baton cannot store.")
+            )
+        return parsed
+
+
+class JSONParser(_RefusesNul, parsers.JSONParser):
+    pass
+
+
+class FormParser(_RefusesNul, parsers.FormParser):
+    pass
+
+
+class MultiPartParser(_RefusesNul, parsers.MultiPartParser):
+    pass
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

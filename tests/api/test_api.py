@@ -122,6 +122,44 @@ def test_invalid_input_gets_one_error_shape_with_field_messages(site, api):
     assert "email" in error["fields"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/articles/a%00b/",
+        "/api/v1/teams/a%00b/",
+        "/api/v1/contacts/by-external-id/acme/c%00/",
+        "/api/v1/conversations/?team=a%00",
+        "/api/v1/contacts/?search=a%00",
+    ],
+)
+def test_a_nul_character_in_the_address_is_a_clear_error_not_a_server_error(site, api, path):
+    """PostgreSQL can neither store nor compare text with a NUL character in it."""
+    response = api.get(path)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": "The address contains a NUL character.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "format"),
+    [
+        ({"site": "acme\x00", "external_id": "c-9"}, "multipart"),
+        ({"site": "acme", "external_id": "c-9", "attributes": {"plan": "a\x00"}}, "json"),
+        ({"site": "acme", "external_id": "c-9", "attributes": {"a\x00": 1}}, "json"),
+    ],
+)
+def test_a_nul_character_in_a_body_is_refused_and_nothing_is_stored(site, api, body, format):
+    response = api.post("/api/v1/contacts/", body, format=format)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "parse_error",
+        "message": "The request contains a NUL character, which Baton cannot store.",
+    }
+    assert not Contact.objects.filter(external_id="c-9").exists()
+
+
 def test_unknown_endpoints_and_objects_answer_in_the_same_shape(site, api):
     assert api.get("/api/v1/nothing-here/").json()["error"]["code"] == "not_found"
     missing = api.get("/api/v1/conversations/4d3b1f6e-0000-4000-8000-000000000000/")

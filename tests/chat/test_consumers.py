@@ -177,6 +177,8 @@ async def test_a_resent_message_is_acknowledged_again_but_stored_once(acme):
         ('{"type": "context", "context": {"nested": {"a": 1}}}', "invalid_field"),
         ('{"type": "resume", "after": -1}', "invalid_field"),
         ('{"type": "hello"}', "hello_repeated"),
+        ('{"type": "message", "client_id": "abcdefgh1", "body": "a\\u0000b"}', "nul_character"),
+        ('{"type": "context", "context": {"plan": "\\u0000"}}', "nul_character"),
         (
             '{"type": "message", "client_id": "abcdefgh1", "body": "' + "x" * 70000 + '"}',
             "frame_too_large",

@@ -17,6 +17,14 @@ def test_the_chat_frame_may_be_framed_only_by_the_site_s_origins(client, site):
     assert "X-Frame-Options" not in response
 
 
+@pytest.mark.parametrize("path", ["/widget/ac%00me/", "/admin/chat/contact/?q=a%00"])
+def test_a_nul_character_in_the_address_is_a_bad_request_not_a_server_error(admin_client, path):
+    """PostgreSQL can neither store nor compare text with a NUL character in it."""
+    response = admin_client.get(path)
+    assert response.status_code == 400
+    assert response.content.decode() == "The address contains a NUL character."
+
+
 def test_the_frame_of_an_unknown_site_is_not_found(client, site):
     assert client.get("/widget/nope/").status_code == 404
 

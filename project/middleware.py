@@ -1,0 +1,22 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.translation import gettext as _
+
+from project.text import NUL, has_nul
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the address (path or query) is refused with a 400: it could
+    reach a database lookup, which PostgreSQL would fail (project/text.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if NUL in request.path or has_nul(dict(request.GET.lists())):
+            message = _("The address contains a NUL character.")
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
+            return HttpResponseBadRequest(message)
+        return self.get_response(request)
