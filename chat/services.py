@@ -37,6 +37,7 @@ from chat.models import (
     Visitor,
     token_digest,
 )
+from project.text import NUL, has_nul
 
 
 class IdentityRejected(Exception):
@@ -121,6 +122,10 @@ def _verified_claims(*, site: Site, token: str) -> dict[str, Any]:
         )
     if not isinstance(claims["sub"], str | int) or not str(claims["sub"]).strip():
         raise IdentityRejected("identity_invalid", _("The identity token has no user id."))
+    if has_nul(claims):
+        raise IdentityRejected(
+            "identity_invalid", _("The identity token contains a NUL character.")
+        )
     return claims
 
 
@@ -130,7 +135,9 @@ def _unverified_details(token: str) -> dict[str, str]:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
         return {}
-    return {key: str(claims[key])[:200] for key in ("name", "email") if claims.get(key)}
+    return {
+        key: str(claims[key]).replace(NUL, "")[:200] for key in ("name", "email") if claims.get(key)
+    }
 
 
 def _contact_for_external_id(*, visitor: Visitor, external_id: str) -> Contact:

@@ -148,8 +148,9 @@ def test_a_signed_token_verifies_the_contact_and_sets_tier(site, sign):
             "identity_invalid",
         ),
         (lambda site, sign: "not-a-token", "identity_invalid"),
+        (lambda site, sign: sign(site, name="Ada\x00Lovelace"), "identity_invalid"),
     ],
-    ids=["expired", "lives-too-long", "signed-by-another-site", "garbage"],
+    ids=["expired", "lives-too-long", "signed-by-another-site", "garbage", "nul-character"],
 )
 def test_an_unverifiable_token_leaves_the_visitor_anonymous(site, sign, make_token, code):
     visitor, _token = factories.visitor(on=site)
