@@ -18,5 +18,5 @@ class RefuseNulMiddleware:
             message = _("The address contains a NUL character.")
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
-            return HttpResponseBadRequest(message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
