@@ -200,8 +200,8 @@ def _one_blas_thread() -> None:
 
     Like the encoder's, this arithmetic is on small matrices; extra BLAS threads only
     fight the worker's other threads and processes for the cores. With two of them, two
-    workers took 31 s each to index the 28-article sample knowledge base on two cores;
-    with one, 1.4 s."""
+    workers indexing the 28-article sample knowledge base at once on two cores took 31 s
+    each; with one, 3.4 s."""
     threadpool_limits(limits=1, user_api="blas")
 
 
