@@ -161,13 +161,15 @@ def errors(exc: Exception, context: dict[str, Any]) -> Response | None:
     return response
 
 
+def error_response(code: str, message: str, *, status: int) -> JsonResponse:
+    """An error in the API's shape, for answers given before any API view runs."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
 @csrf_exempt
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Unknown API paths answer in the API's own error shape."""
-    return JsonResponse(
-        {"error": {"code": "not_found", "message": _("There is no such API endpoint.")}},
-        status=404,
-    )
+    return error_response("not_found", _("There is no such API endpoint."), status=404)
 
 
 ERROR_SCHEMA = {

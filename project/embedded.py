@@ -124,6 +124,10 @@ class Stack:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def worker_name(self, number: int) -> str:
+        """The Celery node name of worker process ``number`` (from 1), before "@host"."""
+        return f"worker{number}-{self.port}"
+
     def _environment(self) -> dict[str, str]:
         return {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
 
@@ -179,7 +183,7 @@ class Stack:
                     "worker",
                     *beat,
                     "--hostname",
-                    f"worker{number}-{self.port}@%h",
+                    f"{self.worker_name(number)}@%h",
                     "--pool",
                     "threads",
                     "--concurrency",

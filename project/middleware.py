@@ -1,8 +1,9 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
+from project.api import error_response
 from project.text import NUL, has_nul
 
 
@@ -17,6 +18,6 @@ class RefuseNulMiddleware:
         if NUL in request.path or has_nul(dict(request.GET.lists())):
             message = _("The address contains a NUL character.")
             if request.path.startswith("/api/"):
-                return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
+                return error_response("invalid", message, status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

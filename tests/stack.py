@@ -85,15 +85,16 @@ def wait_until_settled(running: RunningStack, timeout: float = 60) -> None:
 
 
 def _workers_idle(stack: Stack) -> bool:
-    # The names Stack.start gives its workers ("%h" is the host name).
+    # Celery's "%h" in the names Stack.start gives is this host's name.
     names = [
-        f"worker{number}-{stack.port}@{socket.gethostname()}"
+        f"{stack.worker_name(number)}@{socket.gethostname()}"
         for number in range(1, stack.worker_processes + 1)
     ]
     inspect = celery_app.control.inspect(destination=names, timeout=2, limit=len(names))
     for replies in (inspect.active(), inspect.reserved()):
         if not replies or len(replies) < len(names) or any(replies.values()):
             return False
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    # The stack's own queue: a stack started with another CELERY_QUEUE works from that one.
+    queue = stack.env["CELERY_QUEUE"]
     with celery_app.connection_for_read() as connection:
         return connection.default_channel.client.llen(queue) == 0
