@@ -578,9 +578,14 @@
     autosize();
     submit(body);
   });
-  el.close.addEventListener("click", function () { tellHost({ type: "baton:close-request" }); });
+  function requestClose() {
+    // Closed from here on: a reply that arrives before the page confirms is unread.
+    state.open = false;
+    tellHost({ type: "baton:close-request" });
+  }
+  el.close.addEventListener("click", requestClose);
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") tellHost({ type: "baton:close-request" });
+    if (event.key === "Escape") requestClose();
   });
   if (!embedded) el.close.hidden = true;
 

@@ -148,6 +148,7 @@ def test_the_launcher_counts_replies_that_arrive_while_closed(customer, demo):
     say(customer, "hello")
     expect(chat(customer).locator("li.from-ai")).to_have_count(1, timeout=20_000)
     customer.keyboard.press("Escape")
+    expect(launcher(customer)).to_have_attribute("aria-expanded", "false")
     conversation = Conversation.objects.get()
     in_thread(services.system_message_post, conversation=conversation, body="An agent is coming.")
     badge = customer.locator("[data-baton] .badge")
