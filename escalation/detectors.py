@@ -33,13 +33,20 @@ _REAL = (
 
 _REQUEST_PATTERNS = [
     # "can I talk to a person", "I'd rather go through this with an actual person"
-    rf"\b(?:talk|speak|chat|converse|go\s+through\s+this|discuss\s+(?:this|it)|deal)\s+"
-    rf"(?:to|with)\s+{_REAL}{_HUMAN_NOUN}\b",
+    rf"\b(?:(?:talk|speak|chat|converse|deal)(?:ing)?|go(?:ing)?\s+through\s+this|"
+    rf"discuss(?:ing)?\s+(?:this|it))\s+(?:to|with)\s+{_REAL}{_HUMAN_NOUN}\b",
     # "put me through to a supervisor", "transfer me to an agent", "escalate this to"
     rf"\b(?:put|connect|transfer|pass|forward|escalate|hand|send|route|redirect)\s+"
     rf"(?:me|us|this|my\s+\w+)?\s*(?:through|over|on)?\s*to\s+{_REAL}{_HUMAN_NOUN}\b",
-    # "get me your manager", "please get your team lead on this chat", "bring a human in"
-    rf"\b(?:get|bring|fetch|find|need|want)\s+(?:me\s+|us\s+)?{_REAL}"
+    # "I want to be transferred to a person", "can I be put through to a human?"
+    rf"\b(?:be|get|being)\s+(?:transferred|put\s+through|connected|passed(?:\s+on)?|"
+    rf"forwarded|escalated|routed|handed\s+over|sent\s+over)\s+to\s+{_REAL}{_HUMAN_NOUN}\b",
+    # "where can I reach a human?", "how do I contact a real person?"
+    rf"\b(?:reach|contact|get\s+hold\s+of|get\s+through\s+to)\s+{_REAL}"
+    rf"(?:human|person|agent|representative|operator|staff|someone\s+real|"
+    rf"support(?:\s+team)?|customer\s+(?:service|support|care))s?\b",
+    # "get me your manager", "please get your team lead on this chat", "give me a person"
+    rf"\b(?:get|give|gimme|bring|fetch|find|need|want)\s+(?:me\s+|us\s+)?{_REAL}"
     rf"(?:human|person|agent|representative|operator|manager|supervisor|team\s*lead(?:er)?|"
     rf"staff|someone\s+(?:real|who\s+(?:actually\s+)?works))\b",
     # "can someone from your sales side give me a ring", "could one of you call me"
@@ -47,11 +54,35 @@ _REQUEST_PATTERNS = [
     r"an?\s+(?:agent|human)|your\s+\w+(?:\s+\w+)?)\b[^.?!]{0,40}?\b(?:call|ring|phone|contact|"
     r"reach)\s+(?:me|us)\b",
     r"\b(?:give|gimme)\s+(?:me|us)\s+a\s+(?:call|ring|phone\s*call|callback)\b",
+    # "please have somebody contact me", "can I get someone from sales to call me"
+    r"\b(?:have|get|send)\s+(?:someone|somebody|a\s+person|an?\s+(?:agent|human|rep)|"
+    r"one\s+of\s+(?:you|your\s+\w+)|a\s+member\s+of\s+(?:your|the)\s+(?:team|staff|support))\b"
+    r"(?:\s+[\w']+){0,5}?\s+(?:to\s+)?(?:(?:call|ring|phone|contact|email|reach|help|assist)\s+"
+    r"(?:me|us)|(?:look|check)\s+(?:at|into)\s+(?:this|it|my|our))\b",
+    # "can someone from sales reach out to me", "could somebody get back to us"
+    r"\b(?:someone|somebody|one\s+of\s+you)\b(?:\s+[\w']+){0,4}?\s+(?:reach\s+out|get\s+back|"
+    r"get\s+in\s+touch)\s+(?:to|with)\s+(?:me|us)\b",
+    # "get someone on the phone with me"
+    rf"\b(?:get|put)\s+(?:me\s+)?{_REAL}{_HUMAN_NOUN}\s+on\s+the\s+(?:phone|line)\b",
+    # "I need help from a real person"
+    r"\bhelp\s+from\s+(?:a|an|the|your)?\s*(?:real\s+|actual\s+|live\s+)*"
+    r"(?:human|person|agent|representative|staff|support\s+team|someone\s+real)\b",
     # "connect me with support", "put me in touch with your sales team"
     rf"\b(?:connect|put|get)\s+(?:me|us)\s+(?:in\s+touch\s+)?with\s+{_REAL}{_HUMAN_NOUN}\b",
     # "can a human look at this?"
-    r"\b(?:can|could|would)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?"
-    r"(?:human|person|agent|engineer)\s+(?:look|check|help|review|take|have)\b",
+    # "can a human look at this?", "can I have a human look at my account"
+    r"\b(?:can|could|would|have|get|let)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?"
+    r"(?:human|person|agent|engineer)\s+(?:look|check|help|review|take|have\s+a\s+look|handle|"
+    r"deal)\b",
+    # "is a human available?", "is there someone I can speak with?", "is anybody there?"
+    rf"\b(?:is|are)\s+(?:there\s+)?{_REAL}(?:humans?|persons?|people|agents?|"
+    rf"representatives?|staff|any(?:one|body)|some(?:one|body))"
+    rf"(?:\s+from\s+(?:your\s+|the\s+)?\w+(?:\s+team)?)?\s+(?:available|around|online|"
+    rf"there|here|working\s+(?:there|here|today|now)|on\s+(?:this|the)\s+(?:chat|line)|"
+    rf"(?:i|we)\s+can\s+(?:talk|speak|chat))\b",
+    # "any humans around?"
+    r"\b(?:any|a)\s+(?:real\s+|actual\s+|live\s+)?(?:humans?|people|persons?|agents?)\s+"
+    r"(?:around|available|online|there|here)\b",
     r"\b(?:any|some)(?:body|one)\s+(?:real|human|alive)\b",
     r"\b(?:don'?t|do\s+not)\s+want\s+(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?"
     r"(?:a|an|the|this|your)?\s*(?:bot|robot|machine|ai|chatbot)\b",
@@ -59,7 +90,7 @@ _REQUEST_PATTERNS = [
     # "is there a real human there", "are there any real humans on this chat", "are you a bot"
     r"\b(?:is|are)\s+(?:there|you|this)\s+(?:a|an|any)?\s*(?:real|actual|live)\s+"
     r"(?:human|person|people|agent)s?\b",
-    r"\b(?:is|are)\s+(?:there|you)\s+(?:a|any)\s+(?:human|person|people)s?\b",
+    r"\b(?:is|are)\s+(?:there|you)\s+(?:a|any)\s+(?:human|person|people)s?\b(?![\s-]*readable)",
     r"\b(?:is\s+this|are\s+you)\s+(?:a|an|just\s+a)\s+(?:bot|robot|machine|ai)\b",
     # "not the machine", "instead of a bot"
     r"\b(?:not|instead\s+of|rather\s+than|no\s+more)\s+(?:a|an|the|this|your)?\s*"
@@ -88,8 +119,19 @@ _THEIR_PEOPLE = re.compile(
 )
 
 
+# Chat shorthand read as the words it stands for: "connect me w/ a live agent".
+_SHORTHAND = [(re.compile(r"\bw/\s*", re.IGNORECASE), "with "), (re.compile(r"\bu\b"), "you")]
+
+
+def _expanded(text: str) -> str:
+    for pattern, words in _SHORTHAND:
+        text = pattern.sub(words, text)
+    return text
+
+
 def wants_human(text: str) -> bool:
     """True when the customer asks for a person, not when they only mention one."""
+    text = _expanded(text)
     if _ALONE.match(text.strip()):
         return True
     for pattern in _REQUEST:
@@ -116,13 +158,31 @@ _REJECTION = re.compile(
     r"|same\s+(?:failure|error|problem|issue|thing|result|message|story)"
     r"|already\s+(?:tried|did|done|have|had|put|added|invited|checked|enabled|set|followed|"
     r"changed|reset|restarted|cleared|updated|looked)"
-    r"|(?:did|done|tried|followed)\s+(?:that|this|it|those|these|everything|all\s+that)"
+    r"|(?:did|done|tried|followed)\s+(?:all\s+(?:of\s+)?)?(?:that|this|it|those|these|everything|"
+    r"your\s+(?:steps|instructions|advice))"
+    r"|(?:you|u)\s+already\s+(?:told|said|sent|showed|gave)|(?:told|said|sent)\s+(?:me\s+)?"
+    r"(?:that|this)\s+(?:already|before)"
     r"|tried\s+(?:another|again|a\s+different|twice|both)"
     r"|no\s+(?:luck|joy|change|difference|dice)"
     r"|nothing\s+(?:changed|happens|happened|works|worked)"
     r"|keeps\s+(?:going|failing|saying|happening|logging|giving|coming)"
     r"|(?:that|this|it)\s+(?:was\s*n[o']?t|is\s*n[o']?t)\s+(?:it|helpful|what)"
-    r"|(?:not|n't)\s+what\s+i\s+(?:asked|meant|need)"
+    # "that's not it", "that is not my question", "this was not helpful"
+    r"|(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)(?:that|this)(?:'s|\s+is|\s+was)\s+"
+    r"not\s+(?:it|helpful|useful|right|correct|relevant|my\s+question|"
+    r"the\s+(?:problem|issue|answer|question))"
+    r"|(?:not|n't)\s+what\s+i(?:'m|\s+am|\s+was)?\s+(?:asked|asking|meant|need|wanted|"
+    r"looking\s+for)"
+    # "wrong answer", "that answer is wrong", "this doesn't answer my question"
+    r"|wrong\s+answer|(?:that|this|your|the)\s+answer\s+(?:is|was)\s+(?:wrong|incorrect|"
+    r"irrelevant|useless|unhelpful)|(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)"
+    r"(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|irrelevant|unhelpful)"
+    r"|(?:does\s*n[o']?t|did\s*n[o']?t|do\s*n[o']?t|not|never)\s+answer(?:s|ed)?\s+"
+    r"(?:my|the)\s+question|not\s+helpful|unhelpful"
+    # "I've done all of that already", "the problem is still there"
+    r"|(?:done|did|tried|checked|followed)\s+(?:all\s+)?(?:of\s+)?(?:that|this|those|these)"
+    r"\s+already"
+    r"|(?:problem|issue|error|bug)\s+is\s+still\s+(?:there|here|happening|present)"
     r")",
     re.IGNORECASE,
 )
@@ -130,7 +190,7 @@ _REJECTION = re.compile(
 
 def rejects_answer(text: str) -> bool:
     """True when the customer says what they were told did not work or did not help."""
-    return _REJECTION.search(text) is not None
+    return _REJECTION.search(_expanded(text)) is not None
 
 
 # Sentiment -----------------------------------------------------------------------------
@@ -183,7 +243,33 @@ _STRONG = re.compile(
     r"switch(?:ing)?\s+to\s+(?:a\s+)?(?:competitor|another)|cancel(?:ling)?\s+(?:everything|"
     r"our\s+account)|never\s+again|had\s+enough|this\s+is\s+a\s+(?:mess|disaster|joke)|"
     r"whole\s+thing\s+is\s+a\s+mess|for\s+(?:two|three|several|\d+)\s+days\s+and\s+nothing|"
-    r"what\s+a\s+(?:joke|mess|disaster))\b|😡|🤬|😤|💩",
+    r"what\s+a\s+(?:joke|mess|disaster)|"
+    # Contempt: "horrible experience", "absolutely pathetic service".
+    r"horrible|terrible|awful|pathetic|atrocious|abysmal|dreadful|disgraceful|shambles|hopeless|"
+    r"(?:complete|total|absolute|utter)\s+(?:joke|disaster|mess|farce|shambles)|"
+    r"hate\s+(?:this|you|it|your|the\s+(?:app|product|tool|service))|"
+    r"can'?t\s+believe\s+how\s+(?:bad|terrible|slow|awful|poor)|"
+    r"no\s*(?:body|one)\s+(?:cares|helps|answers|responds|replies|gets\s+back)|"
+    r"(?:down|broken|waiting|stuck|offline)\s+for\s+(?:two|three|several|many|\d+)\s+"
+    r"(?:days|weeks)|"
+    # Anger said outright: "I'm really angry", "this is driving me crazy".
+    r"angry|pissed(?:\s+off)?|infuriat\w+|(?:really|so|very|extremely|incredibly|absolutely)\s+"
+    r"(?:annoyed|frustrated|upset|disappointed)|losing\s+(?:my\s+)?patience|"
+    r"driving\s+me\s+(?:crazy|mad|nuts|insane|up\s+the\s+wall)|at\s+my\s+wits'?\s+end|"
+    r"(?:i'?ve|i\s+have|we'?ve|we\s+have)\s+had\s+it|"
+    r"done\s+with\s+(?:this|you|it)(?=\s*(?:[,.!;]|$))|done\s+with\s+(?:you|your\s+\w+)|"
+    # Time lost and asking again: "I've been waiting for days", "the third time I'm asking".
+    r"wait(?:ing|ed)\s+(?:for\s+)?(?:days|weeks|ages|forever)|"
+    r"wast(?:ed|ing)\s+(?:\w+\s+){0,3}(?:time|day|days|hours|morning|afternoon|week)|"
+    r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time\s+(?:that\s+)?(?:i'?m\s+|"
+    r"i\s+am\s+|i'?ve\s+|i\s+have\s+|we'?re\s+|we\s+are\s+)?(?:asking|asked|writing|"
+    r"contacting|reporting|explaining|telling)|"
+    r"asked\s+(?:you\s+)?(?:this\s+)?(?:three|four|five|several|many|\d+)\s+times|"
+    r"nothing\s+ever\s+works|never\s+(?:ever\s+)?works|why\s+does\s+nothing\s+(?:ever\s+)?work|"
+    # Threats to leave: "I'm going to cancel if this isn't fixed today".
+    r"(?:going\s+to|gonna|will|'ll|about\s+to|ready\s+to)\s+(?:cancel|leave|switch|quit)"
+    r"\w*\b[^.?!]{0,40}\b(?:if|unless)|we'?re\s+(?:cancelling|canceling|leaving|switching))"
+    r"\b|😡|🤬|😤|💩",
     re.IGNORECASE,
 )
 _HEDGE = re.compile(

@@ -22,6 +22,24 @@ from escalation.detectors import rejects_answer, sentiment, wants_human
         "can a human look at my account",
         "please let me chat with a live agent",
         "I need a person who works there",
+        "is a human available?",
+        "is there someone I can speak with?",
+        "any humans around?",
+        "is anybody there?",
+        "give me a person",
+        "I want to be transferred to a person",
+        "where can I reach a human?",
+        "how do I contact customer support?",
+        "any chance of speaking to a human?",
+        "please have somebody contact me",
+        "can I get someone from sales to call me",
+        "can someone from your team reach out to me by phone",
+        "get someone on the phone with me",
+        "I need help from a real person",
+        "can I have a human look at my account",
+        "could you get a member of your team to look at this",
+        "is someone from support online right now?",
+        "can u connect me w/ a live agent",
     ],
 )
 def test_requests_for_a_person_are_recognised_in_many_wordings(text):
@@ -41,6 +59,11 @@ def test_requests_for_a_person_are_recognised_in_many_wordings(text):
         "how do I connect to our Slack?",
         "a colleague is leaving, remove his access",
         "what does the user agent header need to be",
+        "is there a human readable log of changes",
+        "can a person have two accounts",
+        "can I transfer ownership of a dashboard to someone else",
+        "how do I give someone view-only access",
+        "is there a limit to how many people can be invited",
     ],
 )
 def test_mentions_of_people_are_not_requests(text):
@@ -56,6 +79,16 @@ def test_mentions_of_people_are_not_requests(text):
         "did that, same error",
         "no luck, it still says failed",
         "tried again, nothing changed",
+        "no that's not it",
+        "wrong answer",
+        "that answer is wrong",
+        "this doesn't answer my question",
+        "not helpful",
+        "not what I'm asking",
+        "I've done all of that already",
+        "tried all of those steps, nothing",
+        "you already told me that",
+        "no, the problem is still there",
     ],
 )
 def test_rejections_of_an_answer_are_recognised(text):
@@ -64,7 +97,13 @@ def test_rejections_of_an_answer_are_recognised(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["thanks, that worked", "how do I export a chart", "great, it's fixed now"],
+    [
+        "thanks, that worked",
+        "how do I export a chart",
+        "great, it's fixed now",
+        "what if a charge that is not correct shows up?",
+        "the total is wrong, that's not what we agreed",
+    ],
 )
 def test_ordinary_messages_are_not_rejections(text):
     assert not rejects_answer(text)
@@ -83,3 +122,42 @@ def test_shouting_makes_a_complaint_stronger():
     quiet = sentiment("it failed again this morning")
     loud = sentiment("it FAILED again this morning")
     assert loud.score < quiet.score
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've been waiting for days and nothing works",
+        "horrible experience",
+        "absolutely pathetic service",
+        "I'm really angry",
+        "this is driving me crazy",
+        "I'm losing my patience",
+        "I've had it with this app",
+        "I'm done with this, we're cancelling",
+        "I'm going to cancel if this isn't fixed today",
+        "you've wasted a whole day of my time",
+        "this is the third time I'm asking and still no answer",
+        "why does nothing ever work with you guys",
+        "we've been down for two days and nobody cares",
+        "this is a total joke",
+        "I hate this app",
+    ],
+)
+def test_frustration_in_many_wordings_is_strongly_negative(text):
+    assert sentiment(text).strong and sentiment(text).score <= -0.6
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the export is a bit slow",
+        "it's slightly annoying that I have to log in again",
+        "the layout is a little cluttered",
+        "I'm done with this step, what next?",
+        "can I cancel if I'm on the annual plan?",
+        "tell me a joke",
+    ],
+)
+def test_grumbles_and_plain_questions_are_not_strongly_negative(text):
+    assert not sentiment(text).strong and sentiment(text).score > -0.6
