@@ -14,11 +14,21 @@ RISK_PHRASES = "\n".join(
         "suing",
         "lawyer",
         "attorney",
+        "solicitor",
         "legal action",
+        # "we will sue", "I'm going to sue", without "Sue" the colleague.
+        r"/\b(?:will|shall|going\s+to|gonna|'ll)\s+sue\b/",
         "fraud",
         "fraudulent",
+        "scam",
+        "scammed",
         "data breach",
+        "breach",
+        "breached",
         "hacked",
+        "hacker",
+        "hacking",
+        "compromised",
         "police",
     ]
 )

@@ -58,11 +58,39 @@ def test_a_human_only_topic_is_not_answered_by_the_ai(chat):
         ("my lawyer wants a copy of your terms for the Scale plan", "trust"),
         ("how do chargebacks work when a buyer returns a parcel?", "billing"),
         ("should I get the police involved or is that too much?", "trust"),
+        ("if this goes on we will sue", "trust"),
     ],
 )
 def test_risk_words_go_to_their_team(chat, text, team):
     decision = say(chat, text)
     assert (decision.action, decision.reason, decision.team.slug) == ("handoff", "risk", team)
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("our account was compromised last night", "compromised"),
+        ("looks like a hacker changed our address", "hacker"),
+        ("we were breached and the logs show it", "breached"),
+        ("I'm going to sue", "going to sue"),
+        ("this is a scam", "scam"),
+        ("Sue from finance needs a login", ""),
+        ("the pursuit of better charts", ""),
+    ],
+)
+def test_the_default_risk_words_cover_their_usual_forms(text, hit):
+    from escalation.models import Trigger
+    from escalation.policy import TRIGGERS
+    from escalation.rules import CompiledTrigger
+
+    (risk_words,) = [t for t in TRIGGERS if t["name"] == "Risk words"]
+    trigger = CompiledTrigger.compile(Trigger(kind="phrases", phrases=risk_words["phrases"]))
+    assert trigger.phrase_hit(text).lower() == hit
+
+
+def test_a_colleague_called_sue_is_not_a_risk(chat):
+    decision = say(chat, "Sue from our warehouse needs her own login")
+    assert decision.reason != "risk"
 
 
 def test_strong_frustration_hands_off_and_a_grumble_does_not(chat):
