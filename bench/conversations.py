@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/conversations.py [SCRIPTS.jsonl] [--kb FOLDER] [--show-failures]
 
-Defaults: ../shared/data/conversations/dev.jsonl and ../shared/data/kb. Starts a fresh
+Defaults: ../shared/data/conversations/dev.jsonl and ../shared/data/kb. Our own
+bench/data/fresh.jsonl (same format, same knowledge base) uses other wordings for the
+triggers, to check the policy rather than the shared examples. Starts a fresh
 Baton (daphne, a Celery worker, Redis) with the knowledge base imported and the default
 triggers, plays each script as a customer's widget would (hello, identity, page changes,
 messages), and reads what Baton decided for each message. A script ends at its first

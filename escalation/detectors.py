@@ -234,6 +234,8 @@ _LEXICON = {
     "broken": -1.4,
     "scam": -2.5,
     "pain": -1.3,
+    # "help" is a request here, not a feeling: "I can't log in, help".
+    "help": 0.0,
 }
 # Things that make frustration unmistakable, whatever VADER makes of the rest.
 _STRONG = re.compile(
@@ -298,8 +300,15 @@ def _analyzer() -> SentimentIntensityAnalyzer:
     return analyzer
 
 
+# VADER lets "not" and "very" reach the next three words, even across a comma: in "the link
+# doesn't open, that's annoying" it turns "annoying" positive. Three empty words after each
+# clause's punctuation keep them inside their clause.
+_CLAUSE_END = re.compile(r"([,;:.!?]+)\s+")
+_CLAUSE_GAP = r"\1 ‖ ‖ ‖ "
+
+
 def sentiment(text: str) -> Sentiment:
-    score = _analyzer().polarity_scores(text)["compound"]
+    score = _analyzer().polarity_scores(_CLAUSE_END.sub(_CLAUSE_GAP, text))["compound"]
     strong_cue = _STRONG.search(text) is not None
     shouting = sum(1 for w in re.findall(r"\b[A-Z]{4,}\b", text)) >= 1 and score < 0
     if strong_cue:

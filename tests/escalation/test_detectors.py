@@ -161,3 +161,15 @@ def test_frustration_in_many_wordings_is_strongly_negative(text):
 )
 def test_grumbles_and_plain_questions_are_not_strongly_negative(text):
     assert not sentiment(text).strong and sentiment(text).score > -0.6
+
+
+def test_a_negation_does_not_reach_across_a_comma():
+    """VADER alone reads "doesn't ... annoying" as praise; the comma ends the negation."""
+    assert sentiment("the link they got doesn't open, that's annoying").negative
+    assert not sentiment("no worries, thanks").negative
+    assert sentiment("it doesn't work, sadly").negative
+
+
+def test_asking_for_help_is_not_a_feeling():
+    assert sentiment("I can't log in, help").score == 0
+    assert sentiment("can you help me with exports").score == 0
