@@ -22,7 +22,7 @@ _HUMAN_NOUN = (
     r"(?:human(?:s|\s+being)?|person|people|someone|somebody|some\s+one|anyone|"
     r"agent|representative|rep|operator|manager|supervisor|team\s*lead(?:er)?|boss|"
     r"staff(?:\s+member)?|employee|advisor|adviser|specialist|consultant|"
-    r"member\s+of\s+(?:your\s+)?(?:staff|team|support)|"
+    r"member\s+of\s+(?:your\s+)?(?:staff|team|support)|team\s+member|"
     r"sales\s*(?:person|rep|team|side|people)?|support(?:\s+(?:person|staff|team|people|agent))?|"
     r"customer\s+(?:service|support|care)|engineer|technician|colleague\s+of\s+yours)"
 )
@@ -51,11 +51,13 @@ _REQUEST_PATTERNS = [
     rf"staff|someone\s+(?:real|who\s+(?:actually\s+)?works))\b",
     # "can someone from your sales side give me a ring", "could one of you call me"
     r"\b(?:can|could|would|will|please)\s+(?:someone|somebody|one\s+of\s+you|a\s+person|"
-    r"an?\s+(?:agent|human)|your\s+\w+(?:\s+\w+)?)\b[^.?!]{0,40}?\b(?:call|ring|phone|contact|"
+    r"an?\s+(?:agent|human)|a\s+member\s+of\s+(?:your\s+)?(?:staff|team|support)|"
+    r"your\s+\w+(?:\s+\w+)?)\b[^.?!]{0,40}?\b(?:call|ring|phone|contact|"
     r"reach)\s+(?:me|us)\b",
     r"\b(?:give|gimme)\s+(?:me|us)\s+a\s+(?:call|ring|phone\s*call|callback)\b",
     # "please have somebody contact me", "can I get someone from sales to call me"
-    r"\b(?:have|get|send)\s+(?:someone|somebody|a\s+person|an?\s+(?:agent|human|rep)|"
+    r"\b(?:have|get|send)\s+(?:someone|somebody|(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?"
+    r"(?:person|agent|human|rep)|"
     r"one\s+of\s+(?:you|your\s+\w+)|a\s+member\s+of\s+(?:your|the)\s+(?:team|staff|support))\b"
     r"(?:\s+[\w']+){0,5}?\s+(?:to\s+)?(?:(?:call|ring|phone|contact|email|reach|help|assist)\s+"
     r"(?:me|us)|(?:look|check)\s+(?:at|into)\s+(?:this|it|my|our))\b",
@@ -80,6 +82,16 @@ _REQUEST_PATTERNS = [
     rf"(?:\s+from\s+(?:your\s+|the\s+)?\w+(?:\s+team)?)?\s+(?:available|around|online|"
     rf"there|here|working\s+(?:there|here|today|now)|on\s+(?:this|the)\s+(?:chat|line)|"
     rf"(?:i|we)\s+can\s+(?:talk|speak|chat))\b",
+    # "can somebody from billing look at my account"
+    r"\b(?:can|could|would|will)\s+(?:some(?:one|body)|one\s+of\s+you)\s+from\s+(?:your\s+|the\s+)?"
+    r"\w+(?:\s+team)?\s+(?:look|check|help|review|handle|call|contact|get\s+back)\b",
+    # "no bots please, human only"
+    r"\b(?:humans?|real\s+people|a\s+person)\s+only\b",
+    # "hello? anyone there?", "anybody from the team around?"
+    r"^\W*(?:(?:hello|hi|hey|um+|erm?)\W+)*(?:any|some)(?:one|body)(?:\s+from\s+(?:your\s+|the\s+)?"
+    r"\w+(?:\s+team)?)?\s+(?:there|here|around|available|online)\W*$",
+    # "I'd like to talk to whoever handles billing"
+    r"\b(?:talk|speak|chat)(?:ing)?\s+(?:to|with)\s+whoever\b",
     # "any humans around?"
     r"\b(?:any|a)\s+(?:real\s+|actual\s+|live\s+)?(?:humans?|people|persons?|agents?)\s+"
     r"(?:around|available|online|there|here)\b",
@@ -107,7 +119,8 @@ _REQUEST = [re.compile(p, re.IGNORECASE) for p in _REQUEST_PATTERNS]
 _ALONE = re.compile(
     r"^\W*(?:(?:a|an|the|real|actual|live|human|please|pls|plz|now|i\s+want|want|need|"
     r"speak\s+to|talk\s+to)\s+)*(?:human|person|agent|operator|representative|rep|manager|"
-    r"supervisor|someone|somebody|customer\s+service|support)s?(?:\s+(?:please|pls|plz|now))*\W*$",
+    r"supervisor|someone|somebody|customer\s+service|support)s?(?:\s+being)?"
+    r"(?:\s+(?:please|pls|plz|now|needed|wanted|required|asap))*\W*$",
     re.IGNORECASE,
 )
 # People who belong to the customer, not to us: "my manager", "our support team".
@@ -150,6 +163,7 @@ def wants_human(text: str) -> bool:
 _REJECTION = re.compile(
     r"\b(?:"
     r"(?:did\s*n[o']?t|does\s*n[o']?t|do\s*n[o']?t|wo\s*n[o']?t|is\s*n[o']?t|was\s*n[o']?t|"
+    r"has\s*n[o']?t|have\s*n[o']?t|"
     r"ca\s*n[o']?t|not|never)\s+(?:\w+\s+)?(?:work|help|fix|solve|change|save|load|"
     r"connect|arrive|come|go\s+through|do\s+anything|make\s+a\s+difference)\w*"
     r"|still\s+(?:fail|failing|fails|broken|not|nothing|the\s+same|says|say|doesn|does|"
@@ -165,6 +179,7 @@ _REJECTION = re.compile(
     r"|tried\s+(?:another|again|a\s+different|twice|both)"
     r"|no\s+(?:luck|joy|change|difference|dice)"
     r"|nothing\s+(?:changed|happens|happened|works|worked)"
+    r"|(?:that|this|it)\s+(?:did|does|changed|fixed|solved)\s+nothing"
     r"|keeps\s+(?:going|failing|saying|happening|logging|giving|coming)"
     r"|(?:that|this|it)\s+(?:was\s*n[o']?t|is\s*n[o']?t)\s+(?:it|helpful|what)"
     # "that's not it", "that is not my question", "this was not helpful"
@@ -176,7 +191,8 @@ _REJECTION = re.compile(
     # "wrong answer", "that answer is wrong", "this doesn't answer my question"
     r"|wrong\s+answer|(?:that|this|your|the)\s+answer\s+(?:is|was)\s+(?:wrong|incorrect|"
     r"irrelevant|useless|unhelpful)|(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)"
-    r"(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|irrelevant|unhelpful)"
+    r"(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|irrelevant|unhelpful|useless|"
+    r"pointless|no\s+(?:help|use|good))"
     r"|(?:does\s*n[o']?t|did\s*n[o']?t|do\s*n[o']?t|not|never)\s+answer(?:s|ed)?\s+"
     r"(?:my|the)\s+question|not\s+helpful|unhelpful"
     # "I've done all of that already", "the problem is still there"
@@ -255,14 +271,15 @@ _STRONG = re.compile(
     r"(?:down|broken|waiting|stuck|offline)\s+for\s+(?:two|three|several|many|\d+)\s+"
     r"(?:days|weeks)|"
     # Anger said outright: "I'm really angry", "this is driving me crazy".
-    r"angry|pissed(?:\s+off)?|infuriat\w+|(?:really|so|very|extremely|incredibly|absolutely)\s+"
+    r"angry|pissed(?:\s+off)?|infuriat\w+|fuming|seething|irate|(?:really|so|very|extremely|incredibly|absolutely)\s+"
     r"(?:annoyed|frustrated|upset|disappointed)|losing\s+(?:my\s+)?patience|"
     r"driving\s+me\s+(?:crazy|mad|nuts|insane|up\s+the\s+wall)|at\s+my\s+wits'?\s+end|"
     r"(?:i'?ve|i\s+have|we'?ve|we\s+have)\s+had\s+it|"
     r"done\s+with\s+(?:this|you|it)(?=\s*(?:[,.!;]|$))|done\s+with\s+(?:you|your\s+\w+)|"
     # Time lost and asking again: "I've been waiting for days", "the third time I'm asking".
     r"wait(?:ing|ed)\s+(?:for\s+)?(?:days|weeks|ages|forever)|"
-    r"wast(?:ed|ing)\s+(?:\w+\s+){0,3}(?:time|day|days|hours|morning|afternoon|week)|"
+    r"wast(?:ed|ing)\s+(?:\w+\s+){0,4}(?:time|day|days|hours|morning|afternoon|week)|"
+    r"(?:thinking\s+(?:of|about)|considering)\s+(?:leaving|cancell?ing|quitting)|"
     r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time\s+(?:that\s+)?(?:i'?m\s+|"
     r"i\s+am\s+|i'?ve\s+|i\s+have\s+|we'?re\s+|we\s+are\s+)?(?:asking|asked|writing|"
     r"contacting|reporting|explaining|telling)|"

@@ -40,6 +40,14 @@ from escalation.detectors import rejects_answer, sentiment, wants_human
         "could you get a member of your team to look at this",
         "is someone from support online right now?",
         "can u connect me w/ a live agent",
+        "hello? anyone there?",
+        "can you have a real person email me",
+        "would it be possible to speak to a team member",
+        "human being needed",
+        "I'd like to talk to whoever handles billing",
+        "no bots please, human only",
+        "can somebody from billing look at my account",
+        "could a member of staff contact me",
     ],
 )
 def test_requests_for_a_person_are_recognised_in_many_wordings(text):
@@ -64,6 +72,8 @@ def test_requests_for_a_person_are_recognised_in_many_wordings(text):
         "can I transfer ownership of a dashboard to someone else",
         "how do I give someone view-only access",
         "is there a limit to how many people can be invited",
+        "is anyone able to see my private dashboards?",
+        "can my team member see billing",
     ],
 )
 def test_mentions_of_people_are_not_requests(text):
@@ -89,6 +99,9 @@ def test_mentions_of_people_are_not_requests(text):
         "tried all of those steps, nothing",
         "you already told me that",
         "no, the problem is still there",
+        "that was useless",
+        "this hasn't helped",
+        "this did nothing",
     ],
 )
 def test_rejections_of_an_answer_are_recognised(text):
@@ -142,6 +155,9 @@ def test_shouting_makes_a_complaint_stronger():
         "we've been down for two days and nobody cares",
         "this is a total joke",
         "I hate this app",
+        "i'm fuming",
+        "you have wasted so much of our time",
+        "we're seriously thinking of leaving over this",
     ],
 )
 def test_frustration_in_many_wordings_is_strongly_negative(text):
