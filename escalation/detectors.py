@@ -250,8 +250,6 @@ _LEXICON = {
     "broken": -1.4,
     "scam": -2.5,
     "pain": -1.3,
-    # "help" is a request here, not a feeling: "I can't log in, help".
-    "help": 0.0,
 }
 # Things that make frustration unmistakable, whatever VADER makes of the rest.
 _STRONG = re.compile(

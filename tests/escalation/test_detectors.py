@@ -184,8 +184,3 @@ def test_a_negation_does_not_reach_across_a_comma():
     assert sentiment("the link they got doesn't open, that's annoying").negative
     assert not sentiment("no worries, thanks").negative
     assert sentiment("it doesn't work, sadly").negative
-
-
-def test_asking_for_help_is_not_a_feeling():
-    assert sentiment("I can't log in, help").score == 0
-    assert sentiment("can you help me with exports").score == 0
