@@ -71,7 +71,6 @@ _REQUEST_PATTERNS = [
     r"(?:human|person|agent|representative|staff|support\s+team|someone\s+real)\b",
     # "connect me with support", "put me in touch with your sales team"
     rf"\b(?:connect|put|get)\s+(?:me|us)\s+(?:in\s+touch\s+)?with\s+{_REAL}{_HUMAN_NOUN}\b",
-    # "can a human look at this?"
     # "can a human look at this?", "can I have a human look at my account"
     r"\b(?:can|could|would|have|get|let)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?"
     r"(?:human|person|agent|engineer)\s+(?:look|check|help|review|take|have\s+a\s+look|handle|"
@@ -269,8 +268,9 @@ _STRONG = re.compile(
     r"(?:down|broken|waiting|stuck|offline)\s+for\s+(?:two|three|several|many|\d+)\s+"
     r"(?:days|weeks)|"
     # Anger said outright: "I'm really angry", "this is driving me crazy".
-    r"angry|pissed(?:\s+off)?|infuriat\w+|fuming|seething|irate|(?:really|so|very|extremely|incredibly|absolutely)\s+"
-    r"(?:annoyed|frustrated|upset|disappointed)|losing\s+(?:my\s+)?patience|"
+    r"angry|pissed(?:\s+off)?|infuriat\w+|fuming|seething|irate|"
+    r"(?:really|so|very|extremely|incredibly|absolutely)\s+(?:annoyed|frustrated|upset|"
+    r"disappointed)|losing\s+(?:my\s+)?patience|"
     r"driving\s+me\s+(?:crazy|mad|nuts|insane|up\s+the\s+wall)|at\s+my\s+wits'?\s+end|"
     r"(?:i'?ve|i\s+have|we'?ve|we\s+have)\s+had\s+it|"
     r"done\s+with\s+(?:this|you|it)(?=\s*(?:[,.!;]|$))|done\s+with\s+(?:you|your\s+\w+)|"
