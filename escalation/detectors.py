@@ -26,6 +26,8 @@ _HUMAN_NOUN = (
     r"sales\s*(?:person|rep|team|side|people)?|support(?:\s+(?:person|staff|team|people|agent))?|"
     r"customer\s+(?:service|support|care)|engineer|technician|colleague\s+of\s+yours)"
 )
+# "someone from billing", "anybody from your sales team"
+_FROM_TEAM = r"\s+from\s+(?:your\s+|the\s+)?\w+(?:\s+team)?"
 _REAL = (
     r"(?:(?:a|an|the|your|one\s+of\s+your|some|any|real|actual|live|proper|human|"
     r"flesh(?:\s+and\s+blood)?)\s+)*"
@@ -78,17 +80,17 @@ _REQUEST_PATTERNS = [
     # "is a human available?", "is there someone I can speak with?", "is anybody there?"
     rf"\b(?:is|are)\s+(?:there\s+)?{_REAL}(?:humans?|persons?|people|agents?|"
     rf"representatives?|staff|any(?:one|body)|some(?:one|body))"
-    rf"(?:\s+from\s+(?:your\s+|the\s+)?\w+(?:\s+team)?)?\s+(?:available|around|online|"
+    rf"(?:{_FROM_TEAM})?\s+(?:available|around|online|"
     rf"there|here|working\s+(?:there|here|today|now)|on\s+(?:this|the)\s+(?:chat|line)|"
     rf"(?:i|we)\s+can\s+(?:talk|speak|chat))\b",
     # "can somebody from billing look at my account"
-    r"\b(?:can|could|would|will)\s+(?:some(?:one|body)|one\s+of\s+you)\s+from\s+(?:your\s+|the\s+)?"
-    r"\w+(?:\s+team)?\s+(?:look|check|help|review|handle|call|contact|get\s+back)\b",
+    rf"\b(?:can|could|would|will)\s+(?:some(?:one|body)|one\s+of\s+you){_FROM_TEAM}\s+"
+    rf"(?:look|check|help|review|handle|call|contact|get\s+back)\b",
     # "no bots please, human only"
     r"\b(?:humans?|real\s+people|a\s+person)\s+only\b",
     # "hello? anyone there?", "anybody from the team around?"
-    r"^\W*(?:(?:hello|hi|hey|um+|erm?)\W+)*(?:any|some)(?:one|body)(?:\s+from\s+(?:your\s+|the\s+)?"
-    r"\w+(?:\s+team)?)?\s+(?:there|here|around|available|online)\W*$",
+    rf"^\W*(?:(?:hello|hi|hey|um+|erm?)\W+)*(?:any|some)(?:one|body)(?:{_FROM_TEAM})?\s+"
+    rf"(?:there|here|around|available|online)\W*$",
     # "I'd like to talk to whoever handles billing"
     r"\b(?:talk|speak|chat)(?:ing)?\s+(?:to|with)\s+whoever\b",
     # "any humans around?"
@@ -159,6 +161,9 @@ def wants_human(text: str) -> bool:
 
 # Rejections of an answer ---------------------------------------------------------------
 
+# Where "that's wrong" must start to be about the answer: not "a debit that is not correct".
+_CLAUSE_START = r"(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)"
+
 _REJECTION = re.compile(
     r"\b(?:"
     r"(?:did\s*n[o']?t|does\s*n[o']?t|do\s*n[o']?t|wo\s*n[o']?t|is\s*n[o']?t|was\s*n[o']?t|"
@@ -171,7 +176,8 @@ _REJECTION = re.compile(
     r"|same\s+(?:failure|error|problem|issue|thing|result|message|story)"
     r"|already\s+(?:tried|did|done|have|had|put|added|invited|checked|enabled|set|followed|"
     r"changed|reset|restarted|cleared|updated|looked)"
-    r"|(?:did|done|tried|followed)\s+(?:all\s+(?:of\s+)?)?(?:that|this|it|those|these|everything|"
+    r"|(?:did|done|tried|followed)\s+(?:all\s+(?:of\s+)?)?(?:that|this|it|those|these|"
+    r"everything|"
     r"your\s+(?:steps|instructions|advice))"
     r"|(?:you|u)\s+already\s+(?:told|said|sent|showed|gave)|(?:told|said|sent)\s+(?:me\s+)?"
     r"(?:that|this)\s+(?:already|before)"
@@ -182,21 +188,21 @@ _REJECTION = re.compile(
     r"|keeps\s+(?:going|failing|saying|happening|logging|giving|coming)"
     r"|(?:that|this|it)\s+(?:was\s*n[o']?t|is\s*n[o']?t)\s+(?:it|helpful|what)"
     # "that's not it", "that is not my question", "this was not helpful"
-    r"|(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)(?:that|this)(?:'s|\s+is|\s+was)\s+"
+    rf"|{_CLAUSE_START}(?:that|this)(?:'s|\s+is|\s+was)\s+"
     r"not\s+(?:it|helpful|useful|right|correct|relevant|my\s+question|"
     r"the\s+(?:problem|issue|answer|question))"
     r"|(?:not|n't)\s+what\s+i(?:'m|\s+am|\s+was)?\s+(?:asked|asking|meant|need|wanted|"
     r"looking\s+for)"
     # "wrong answer", "that answer is wrong", "this doesn't answer my question"
     r"|wrong\s+answer|(?:that|this|your|the)\s+answer\s+(?:is|was)\s+(?:wrong|incorrect|"
-    r"irrelevant|useless|unhelpful)|(?:^|[,.!?;:]\s*|\b(?:no|nope|nah|but|sorry|hmm)\s+)"
+    rf"irrelevant|useless|unhelpful)|{_CLAUSE_START}"
     r"(?:that|this)(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|irrelevant|unhelpful|useless|"
     r"pointless|no\s+(?:help|use|good))"
     r"|(?:does\s*n[o']?t|did\s*n[o']?t|do\s*n[o']?t|not|never)\s+answer(?:s|ed)?\s+"
     r"(?:my|the)\s+question|not\s+helpful|unhelpful"
-    # "I've done all of that already", "the problem is still there"
-    r"|(?:done|did|tried|checked|followed)\s+(?:all\s+)?(?:of\s+)?(?:that|this|those|these)"
-    r"\s+already"
+    # "checked all of that", not "checked that the details are right"
+    r"|checked\s+all\s+(?:of\s+)?(?:that|this|those|these)"
+    # "the problem is still there"
     r"|(?:problem|issue|error|bug)\s+is\s+still\s+(?:there|here|happening|present)"
     r")",
     re.IGNORECASE,

@@ -102,6 +102,7 @@ def test_mentions_of_people_are_not_requests(text):
         "that was useless",
         "this hasn't helped",
         "this did nothing",
+        "I've checked all of that already",
     ],
 )
 def test_rejections_of_an_answer_are_recognised(text):
@@ -116,6 +117,7 @@ def test_rejections_of_an_answer_are_recognised(text):
         "great, it's fixed now",
         "what if a charge that is not correct shows up?",
         "the total is wrong, that's not what we agreed",
+        "I double checked that the account details are right",
     ],
 )
 def test_ordinary_messages_are_not_rejections(text):

@@ -88,11 +88,6 @@ def test_the_default_risk_words_cover_their_usual_forms(text, hit):
     assert trigger.phrase_hit(text).lower() == hit
 
 
-def test_a_colleague_called_sue_is_not_a_risk(chat):
-    decision = say(chat, "Sue from our warehouse needs her own login")
-    assert decision.reason != "risk"
-
-
 def test_strong_frustration_hands_off_and_a_grumble_does_not(chat):
     assert say(chat, "the label page is a bit slow today").action != "handoff"
     decision = say(chat, "this is ridiculous, nothing works and I've wasted my whole morning")
