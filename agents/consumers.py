@@ -7,7 +7,6 @@ transcript lines, which arrive rendered from the same template as the page.
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
@@ -16,6 +15,7 @@ from agents.models import Agent
 from chat import realtime
 from chat import services as chat_services
 from escalation import services as escalation_services
+from project.database_threads import database_sync_to_async
 
 CLOSE_NOT_AN_AGENT = 4403
 

@@ -12,7 +12,6 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -22,6 +21,7 @@ from chat import frames, presence, realtime, selectors, services
 from chat.frames import FrameError
 from chat.models import Conversation, Site
 from escalation import services as escalation_services
+from project.database_threads import database_sync_to_async
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +396,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def conversation_message(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])
         conversation = self.conversation
-        if conversation is not None and conversation.pk == event["conversation_id"]:
+        if (
+            conversation is not None
+            and conversation.pk == event["conversation_id"]
+            and presence.worth_recording(event["frame"])
+        ):
             await database_sync_to_async(presence.message_shown)(
                 conversation=conversation.public_id, frame=event["frame"]
             )

@@ -26,10 +26,15 @@ def shown(*, conversation: uuid.UUID | str, seq: int) -> None:
         cache.set(key, seq, SHOWN_FOR_SECONDS)
 
 
+def worth_recording(frame: dict) -> bool:
+    """Only agents' replies are ever emailed, so only they are worth recording: each record
+    costs two Redis round trips, and a widget's consumer one trip to its database thread."""
+    return frame["author"] == Message.Author.AGENT
+
+
 def message_shown(*, conversation: uuid.UUID | str, frame: dict) -> None:
-    """A widget showed this message frame. Only agents' replies are ever emailed, so only
-    they are worth recording (each record costs two Redis round trips)."""
-    if frame["author"] == Message.Author.AGENT:
+    """A widget showed this message frame."""
+    if worth_recording(frame):
         shown(conversation=conversation, seq=frame["seq"])
 
 

@@ -5,33 +5,67 @@ and a client that missed a broadcast catches up by sequence number.
 """
 
 import asyncio
+import logging
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+logger = logging.getLogger(__name__)
+
 _thread = threading.local()
+Send = tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]
+# Per server event loop: the sends its database thread handed over, in order.
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[Send]] = (
+    weakref.WeakKeyDictionary()
+)
+_deliveries: set[asyncio.Task[None]] = set()
 
 
 def _run(function: Callable[..., Awaitable[Any]], *args: Any) -> None:
     """Run a channel-layer call from synchronous code.
 
-    Called from a consumer's database thread, it goes back to the server's event loop (as
-    ``async_to_sync`` does). Anywhere else (a Celery worker thread, a management command)
-    ``async_to_sync`` would start a new event loop, in a new thread, with a new Redis
-    connection, for every call; a loop kept per thread keeps its connections instead.
+    Called from a consumer's database thread, it hands the call to the server's event
+    loop and returns: those few threads do the database work of every socket of the
+    server (project/database_threads.py), and waiting for Redis, and for a busy loop to
+    get round to it, held them all up. The calls still go out one at a time, in order. Anywhere else (a Celery worker thread, a
+    management command) ``async_to_sync`` would start a new event loop, in a new thread,
+    with a new Redis connection, for every call; a loop kept per thread keeps its
+    connections instead.
     """
     main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if main_loop is not None and main_loop.is_running():
-        async_to_sync(function)(*args)
+        main_loop.call_soon_threadsafe(_hand_over, main_loop, (function, args))
         return
     loop = getattr(_thread, "loop", None)
     if loop is None or loop.is_closed():
         loop = _thread.loop = asyncio.new_event_loop()
     loop.run_until_complete(function(*args))
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, send: Send) -> None:
+    """In the event loop's thread: queue a send behind the ones before it."""
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = asyncio.Queue()
+        delivery = loop.create_task(_deliver(outbox))
+        _deliveries.add(delivery)
+        delivery.add_done_callback(_deliveries.discard)
+    outbox.put_nowait(send)
+
+
+async def _deliver(outbox: asyncio.Queue[Send]) -> None:
+    while True:
+        function, args = await outbox.get()
+        try:
+            await function(*args)
+        except Exception:
+            # Nobody waits for a broadcast: clients catch up by sequence number.
+            logger.exception("broadcast failed")
 
 
 def conversation_group(conversation_id: int) -> str:

@@ -3,6 +3,7 @@
 Each function runs in one transaction and broadcasts or enqueues only on commit.
 """
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -15,7 +16,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -297,6 +298,8 @@ def _identify(*, visitor: Visitor, identity: str | UserHash) -> IdentityRejected
 
 
 RESUME_SALT = "baton.conversation.resume"
+# A contact's "last seen" moves with their messages, at most once a minute (a write saved).
+LAST_SEEN_PRECISION = dt.timedelta(minutes=1)
 
 
 def resume_token(*, conversation: Conversation) -> str:
@@ -418,11 +421,16 @@ def _message_append(
     for name, value in changes.items():
         setattr(conversation, name, value)
     message = Message.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)
-    realtime.broadcast_on_commit(
-        realtime.conversation_group(conversation.pk),
-        "conversation.message",
-        conversation_id=conversation.pk,
-        frame=selectors.message_frame(message),
+    conversation_id = conversation.pk
+    # The frame (its HTML from a template) is made after the commit: on SQLite the
+    # transaction holds the one write lock, which every other writer is waiting for.
+    transaction.on_commit(
+        lambda: realtime.broadcast(
+            realtime.conversation_group(conversation_id),
+            "conversation.message",
+            conversation_id=conversation_id,
+            frame=selectors.message_frame(message),
+        )
     )
     return message
 
@@ -430,34 +438,46 @@ def _message_append(
 def customer_message_post(
     *, conversation: Conversation, client_id: str, body: str, page: PageInfo | None = None
 ) -> PostResult:
-    """Store a customer's message once per client_id and ask for a decision on commit."""
+    """Store a customer's message once per client_id and ask for a decision on commit.
+
+    What can be read before the transaction is: on SQLite the transaction holds the one
+    write lock that every other writer waits for.
+    """
     from chat import tasks  # tasks import services: resolved at call time
 
-    with transaction.atomic():
-        locked = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("contact")
-            .get(pk=conversation.pk)
-        )
-        if client_id:
-            existing = locked.messages.filter(client_id=client_id).first()
-            if existing is not None:
-                return PostResult(message=existing, created=False)
-        visit = _page_append(conversation=locked, page=page) if page else None
-        if visit is None:
-            visit = locked.pages.order_by("-id").first()
-        if locked.state == Conversation.State.RESOLVED:
-            _state_set(conversation=locked, state=Conversation.State.AI, kind="reopened")
-        message = _message_append(
-            conversation=locked,
-            author=Message.Author.CUSTOMER,
-            author_name=locked.contact.display_name,
-            body=body,
-            client_id=client_id,
-            page=visit,
-        )
-        Contact.objects.filter(pk=locked.contact_id).update(last_seen_at=timezone.now())
-        transaction.on_commit(lambda: tasks.message_respond.delay(message.pk))
+    if client_id:
+        # A retry is found here; one that races its original, by the unique constraint.
+        existing = conversation.messages.filter(client_id=client_id).first()
+        if existing is not None:
+            return PostResult(message=existing, created=False)
+    last_visit = None if page else conversation.pages.order_by("-id").first()
+    try:
+        with transaction.atomic():
+            locked = (
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("contact")
+                .get(pk=conversation.pk)
+            )
+            visit = _page_append(conversation=locked, page=page) if page else last_visit
+            if locked.state == Conversation.State.RESOLVED:
+                _state_set(conversation=locked, state=Conversation.State.AI, kind="reopened")
+            message = _message_append(
+                conversation=locked,
+                author=Message.Author.CUSTOMER,
+                author_name=locked.contact.display_name,
+                body=body,
+                client_id=client_id,
+                page=visit,
+            )
+            now = timezone.now()
+            if now - locked.contact.last_seen_at >= LAST_SEEN_PRECISION:
+                Contact.objects.filter(pk=locked.contact_id).update(last_seen_at=now)
+            transaction.on_commit(lambda: tasks.message_respond.delay(message.pk))
+    except IntegrityError:
+        existing = conversation.messages.filter(client_id=client_id).first() if client_id else None
+        if existing is None:
+            raise
+        return PostResult(message=existing, created=False)
     conversation.last_seq = locked.last_seq
     conversation.state = locked.state
     return PostResult(message=message, created=True)

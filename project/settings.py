@@ -134,6 +134,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Writers waiting for the file take it as soon as it is free (project/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "project.sqlite"
     # Tests that start real worker processes need a file they can open too.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 

@@ -279,3 +279,47 @@ def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
     assert counts[-1] == counts[1], counts
     # Every query is paid on every message (39 before repeated reads were dropped).
     assert counts[-1] <= 27, counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_that_races_its_original_is_stored_once(site):
+    """Both copies pass the early look for the client_id while a third writer holds the
+    conversation; the unique constraint then turns the second into the first."""
+    import threading
+
+    from django.db import connections
+
+    conversation = factories.conversation(on=site)
+    holding, finish = threading.Event(), threading.Event()
+    results = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Conversation.objects.select_for_update().get(pk=conversation.pk)
+                holding.set()
+                finish.wait(30)
+        finally:
+            connections["default"].close()
+
+    def send() -> None:
+        try:
+            results.append(post(Conversation.objects.get(pk=conversation.pk), "late", "twice-1"))
+        finally:
+            connections["default"].close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(30)
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(0.5)
+        assert sender.is_alive()
+    finish.set()
+    for thread in [holder, *senders]:
+        thread.join(30)
+    assert sorted(result.created for result in results) == [False, True]
+    assert results[0].message.pk == results[1].message.pk
+    assert conversation.messages.filter(client_id="twice-1").count() == 1
