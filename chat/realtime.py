@@ -32,10 +32,11 @@ def _run(function: Callable[..., Awaitable[Any]], *args: Any) -> None:
     Called from a consumer's database thread, it hands the call to the server's event
     loop and returns: those few threads do the database work of every socket of the
     server (project/database_threads.py), and waiting for Redis, and for a busy loop to
-    get round to it, held them all up. The calls still go out one at a time, in order. Anywhere else (a Celery worker thread, a
-    management command) ``async_to_sync`` would start a new event loop, in a new thread,
-    with a new Redis connection, for every call; a loop kept per thread keeps its
-    connections instead.
+    get round to it, held them all up. The calls still go out one at a time, in order.
+
+    Anywhere else (a Celery worker thread, a management command) ``async_to_sync`` would
+    start a new event loop, in a new thread, with a new Redis connection, for every call;
+    a loop kept per thread keeps its connections instead.
     """
     main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if main_loop is not None and main_loop.is_running():

@@ -179,6 +179,33 @@
     }
   }
 
+  function insertLine(lines, line) {
+    var seq = Number(line.dataset.seq);
+    var after = Array.prototype.find.call(lines.querySelectorAll("[data-seq]"), function (other) {
+      return Number(other.dataset.seq) > seq;
+    });
+    lines.insertBefore(line, after || null);
+  }
+
+  // A transcript reload can be rendered before a message arrives and swapped in after it
+  // was shown live: lines the reloaded transcript lacks are put back (messages are never
+  // taken away, so a missing one is only one the reload had not seen yet).
+  var liveLines = null;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var lines = document.getElementById("lines");
+    if (!lines || !event.detail.target || !event.detail.target.contains(lines)) return;
+    liveLines = Array.prototype.slice.call(lines.querySelectorAll("[data-seq]"));
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    var lines = document.getElementById("lines");
+    if (!liveLines || !lines) return;
+    liveLines.forEach(function (line) {
+      if (!lines.querySelector('[data-seq="' + line.dataset.seq + '"]')) insertLine(lines, line);
+    });
+    liveLines = null;
+    lines.scrollTop = lines.scrollHeight;
+  });
+
   var typingTimer = null;
   function showTyping(active) {
     var el = document.getElementById("customer-typing");

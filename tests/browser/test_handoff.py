@@ -71,10 +71,29 @@ def test_a_customer_asks_for_a_person_and_an_agent_takes_over(customer, agent_pa
     expect(agent.locator("#lines li.from-agent")).to_contain_text("I'm Alice")
 
     # The customer's next message shows up in the console live.
+    transcript = "**/*part=transcript*"
+    stale = []
+    agent.route(
+        transcript, lambda route: (stale.append(route.fetch()), route.fulfill(response=stale[0]))
+    )
+    agent.evaluate("htmx.trigger(document.body, 'conversation-changed')")
+    for _ in range(100):
+        if stale:
+            break
+        agent.wait_for_timeout(100)
+    agent.unroute(transcript)
     say(customer, "perfect, found them")
     expect(agent.locator("#lines li.from-customer").last).to_contain_text(
         "found them", timeout=10_000
     )
+    # A transcript reload rendered before that message and arriving after it keeps it.
+    assert "found them" not in stale[0].text()
+    agent.route(transcript, lambda route: route.fulfill(response=stale[0]))
+    agent.evaluate("document.getElementById('lines').dataset.before = 'reload'")
+    agent.evaluate("htmx.trigger(document.body, 'conversation-changed')")
+    expect(agent.locator("#lines[data-before]")).to_have_count(0)
+    expect(agent.locator("#lines li.from-customer").last).to_contain_text("found them")
+    agent.unroute(transcript)
 
     agent.get_by_label("Solved").check()
     agent.get_by_role("button", name="No, resolve").click()
