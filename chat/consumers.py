@@ -401,8 +401,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             and conversation.pk == event["conversation_id"]
             and presence.worth_recording(event["frame"])
         ):
-            await database_sync_to_async(presence.message_shown)(
-                conversation=conversation.public_id, frame=event["frame"]
+            await database_sync_to_async(presence.shown)(
+                conversation=conversation.public_id, seq=event["frame"]["seq"]
             )
 
     async def conversation_status(self, event: dict[str, Any]) -> None:

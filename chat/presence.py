@@ -32,11 +32,5 @@ def worth_recording(frame: dict) -> bool:
     return frame["author"] == Message.Author.AGENT
 
 
-def message_shown(*, conversation: uuid.UUID | str, frame: dict) -> None:
-    """A widget showed this message frame."""
-    if worth_recording(frame):
-        shown(conversation=conversation, seq=frame["seq"])
-
-
 def was_shown(*, conversation: uuid.UUID | str, seq: int) -> bool:
     return (cache.get(_key(conversation)) or 0) >= seq

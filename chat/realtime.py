@@ -85,6 +85,18 @@ def broadcast(group: str, event_type: str, **payload: Any) -> None:
     _run(layer.group_send, group, {"type": event_type, **payload})
 
 
-def broadcast_on_commit(group: str, event_type: str, **payload: Any) -> None:
-    """Send once the surrounding transaction commits, so nobody hears of a rolled-back change."""
-    transaction.on_commit(lambda: broadcast(group, event_type, **payload))
+def broadcast_on_commit(
+    group: str,
+    event_type: str,
+    *,
+    later: Callable[[], dict[str, Any]] | None = None,
+    **payload: Any,
+) -> None:
+    """Send once the surrounding transaction commits, so nobody hears of a rolled-back change.
+
+    ``later`` makes the rest of the payload after the commit: what takes time to make (a
+    message's HTML) is then not made while the transaction holds the database, which on
+    SQLite every other writer is waiting for."""
+    transaction.on_commit(
+        lambda: broadcast(group, event_type, **payload, **(later() if later else {}))
+    )

@@ -421,16 +421,11 @@ def _message_append(
     for name, value in changes.items():
         setattr(conversation, name, value)
     message = Message.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)
-    conversation_id = conversation.pk
-    # The frame (its HTML from a template) is made after the commit: on SQLite the
-    # transaction holds the one write lock, which every other writer is waiting for.
-    transaction.on_commit(
-        lambda: realtime.broadcast(
-            realtime.conversation_group(conversation_id),
-            "conversation.message",
-            conversation_id=conversation_id,
-            frame=selectors.message_frame(message),
-        )
+    realtime.broadcast_on_commit(
+        realtime.conversation_group(conversation.pk),
+        "conversation.message",
+        conversation_id=conversation.pk,
+        later=lambda: {"frame": selectors.message_frame(message)},
     )
     return message
 

@@ -81,6 +81,7 @@ def test_a_customer_asks_for_a_person_and_an_agent_takes_over(customer, agent_pa
         if stale:
             break
         agent.wait_for_timeout(100)
+    assert stale, "the console did not reload its transcript"
     agent.unroute(transcript)
     say(customer, "perfect, found them")
     expect(agent.locator("#lines li.from-customer").last).to_contain_text(
