@@ -241,6 +241,7 @@ def _record(
             conversation=conversation,
             decision=decision,
             team=team,
+            topic=_human_only_topic(reply, outcome),
             priority=outcome.priority,
             reason=outcome.reason,
             trigger=outcome.trigger,
@@ -258,6 +259,14 @@ def _record(
             deciding=True,
         )
     return decision
+
+
+def _human_only_topic(reply: Reply, outcome: rules.Outcome) -> Article | None:
+    """The human-only article a topic handoff is about: from then on the conversation's
+    topic, so the brief says what the customer wants and a hand-back follows up on it."""
+    slug = outcome.signals.get("article")
+    candidate = next((c for c in reply.candidates if c.slug == slug), None) if slug else None
+    return Article.objects.filter(pk=candidate.article_id).first() if candidate else None
 
 
 def _quiet(*, message: Message) -> Decision:
@@ -429,9 +438,14 @@ def handoff_start(
     trigger: Trigger | None = None,
     explanation: str = "",
     customer_text: str = "",
+    topic: Article | None = None,
 ) -> Handoff:
-    """Queue the conversation for a human of the team, route it, and tell the customer."""
+    """Queue the conversation for a human of the team, route it, and tell the customer.
+
+    ``topic``: the article the conversation is now about, when the handoff says so."""
     with transaction.atomic():
+        # The brief reads the topic: it is set before the brief is built.
+        _conversation_state(conversation, Conversation.State.QUEUED, team=team, topic=topic)
         contact = conversation.contact
         ruleset = rules.current_ruleset()
         if contact.verified and not (trigger and trigger.kind == Trigger.Kind.TIER):
@@ -452,7 +466,6 @@ def handoff_start(
                 trigger_name=trigger.name if trigger else "",
             ),
         )
-        _conversation_state(conversation, Conversation.State.QUEUED, team=team)
         _route(handoff)
         status = _status(handoff)
         if handoff.status == Handoff.Status.WAITING and status["estimate_seconds"] is None:
@@ -476,10 +489,15 @@ def handoff_start(
     return handoff
 
 
-def _conversation_state(conversation: Conversation, state: str, *, team: Team | None) -> None:
+def _conversation_state(
+    conversation: Conversation, state: str, *, team: Team | None, topic: Article | None = None
+) -> None:
     previous = conversation.state
     conversation.state = state
     fields = ["state", "updated_at"]
+    if topic is not None:
+        conversation.topic = topic
+        fields.append("topic")
     if team is not None:
         conversation.team = team
         fields.append("team")

@@ -74,6 +74,18 @@ def test_the_brief_says_who_what_was_tried_and_why(demo_kb, billing):
     assert brief["transcript_url"] == f"/console/conversations/{conversation.pk}/"
 
 
+def test_a_human_only_topic_becomes_what_the_brief_says_the_customer_wants(demo_kb, billing):
+    conversation = factories.conversation(on=demo_kb, path="/settings/billing")
+    say(conversation, "where are my invoices?", path="/settings/billing")
+    assert conversation.messages.get(author="ai").sources[0]["slug"] == "invoices"
+    say(conversation, "I was charged twice for the same label, I want my money back")
+    handoff = Handoff.objects.get()
+    assert handoff.reason == "topic"
+    assert handoff.brief["wants"]["topic"] == "Refunds"
+    conversation.refresh_from_db()
+    assert conversation.topic.slug == "refunds"
+
+
 def test_the_account_owner_gets_their_customer_first(demo_kb, billing):
     factories.agent("ana", teams=["general"])
     factories.agent("ben", teams=["general"])
