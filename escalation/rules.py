@@ -291,6 +291,17 @@ def _fires(trigger: CompiledTrigger, s: Situation) -> tuple[str, str, dict] | No
     return None
 
 
+def _human_only_subject(situation: Situation, ruleset: Ruleset) -> tuple[str, dict] | None:
+    """(team, signals) of the human-only topic a request for a person is also about, as the
+    enabled topic rule reads it."""
+    for trigger in ruleset.triggers:
+        if trigger.row.kind == Trigger.Kind.TOPIC:
+            fired = _fires(trigger, situation)
+            if fired is not None:
+                return fired[0], fired[2]
+    return None
+
+
 def _rejections(s: Situation) -> int:
     """This message's rejection of the current topic, plus the earlier ones."""
     if not (s.topic_slug and detectors.rejects_answer(s.text)):
@@ -321,6 +332,9 @@ def decide(situation: Situation, ruleset: Ruleset) -> Outcome:
         if fired is None:
             continue
         team, explanation, signals = fired
+        if trigger.row.kind == Trigger.Kind.EXPLICIT_REQUEST and not trigger.row.team:
+            # "Can I talk to a person about a refund?" goes to the refunds team.
+            team, signals = _human_only_subject(situation, ruleset) or (team, signals)
         return Outcome(
             action="handoff",
             reason=trigger.row.reason_code,

@@ -41,6 +41,16 @@ def test_an_explicit_request_hands_off_at_once_to_the_topic_team(chat):
     assert chat.state == Conversation.State.QUEUED
 
 
+def test_a_request_for_a_person_about_a_human_only_topic_goes_to_that_topics_team(chat):
+    say(chat, "how do I print a shipping label?", path="/shipments/new")
+    decision = say(chat, "hi, can I talk to a real person about a refund?")
+    assert (decision.action, decision.reason) == ("handoff", "explicit_request")
+    assert decision.team.slug == "billing"
+    chat.refresh_from_db()
+    assert chat.topic.slug == "refunds"
+    assert Handoff.objects.get().brief["wants"]["topic"] == "Refunds"
+
+
 def test_an_explicit_request_with_no_topic_goes_to_general(chat):
     decision = say(chat, "human please")
     assert decision.team.slug == "general"
