@@ -31,7 +31,7 @@ def widget_strings() -> dict[str, str]:
         "agent": _("Agent"),
         "system": _("Update"),
         "connecting": _("Connecting…"),
-        "online": _("Online"),
+        "online": _("Connected"),
         "offline": _("Offline. Your messages will be sent when you are back online."),
         "reconnecting": _("Reconnecting…"),
         "sending": _("Sending…"),

@@ -41,7 +41,7 @@ def test_the_answer_appears_as_it_is_written_and_is_then_replaced_by_the_stored_
     page = context.new_page()
     # Baton's own page for the widget: the customer's site is not needed here.
     page.goto(f"{running.baton_url}/widget/demo/")
-    expect(page.locator("#status")).to_have_text("Online")
+    expect(page.locator("#status")).to_have_text("Connected")
     box = page.locator("#input")
     box.fill("how do I let buyers print their own return label?")
     box.press("Enter")

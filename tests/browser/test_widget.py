@@ -22,7 +22,7 @@ def chat(page):
 
 def open_chat(page) -> None:
     launcher(page).click()
-    expect(chat(page).locator("#status")).to_have_text("Online")
+    expect(chat(page).locator("#status")).to_have_text("Connected")
 
 
 def say(page, text: str) -> None:
@@ -118,7 +118,7 @@ def test_the_widget_works_by_keyboard(customer, demo):
     launcher(customer).focus()
     customer.keyboard.press("Enter")
     expect(launcher(customer)).to_have_attribute("aria-expanded", "true")
-    expect(chat(customer).locator("#status")).to_have_text("Online")
+    expect(chat(customer).locator("#status")).to_have_text("Connected")
     expect(chat(customer).locator("#input")).to_be_focused()
     customer.keyboard.type("hello there")
     customer.keyboard.press("Shift+Enter")
@@ -165,12 +165,12 @@ def test_a_message_typed_while_the_server_is_down_is_sent_once_when_it_is_back(c
     expect(chat(customer).locator("li.from-ai")).to_have_count(1, timeout=20_000)
     demo.stack.stop_web()
     try:
-        expect(chat(customer).locator("#status")).not_to_have_text("Online", timeout=40_000)
+        expect(chat(customer).locator("#status")).not_to_have_text("Connected", timeout=40_000)
         say(customer, "typed while you were away")
         expect(chat(customer).locator("li.pending")).to_have_count(1)
     finally:
         demo.stack.start_web()
-    expect(chat(customer).locator("#status")).to_have_text("Online", timeout=40_000)
+    expect(chat(customer).locator("#status")).to_have_text("Connected", timeout=40_000)
     expect(chat(customer).locator("li.pending")).to_have_count(0, timeout=10_000)
     wait_for(lambda: Message.objects.filter(body="typed while you were away").exists())
     time.sleep(1)
