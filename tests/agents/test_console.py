@@ -1,7 +1,10 @@
 """The console's pages and actions, as agents of different teams use them."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -107,6 +110,19 @@ def test_the_conversation_page_shows_brief_transcript_and_customer(demo_kb, ana)
     assert "/settings/billing" in page
     assert page.count('class="line from-customer"') == 2
     assert 'class="line from-ai"' in page and 'class="line from-system"' in page
+
+
+def test_the_brief_says_how_long_the_customer_waited(demo_kb, ana):
+    conversation = billing_handoff(demo_kb)
+    Handoff.objects.update(queued_at=F("queued_at") - timedelta(minutes=3))
+    client = signed_in(ana)
+    url = f"/console/conversations/{conversation.pk}/"
+    assert "waiting for <time" in client.get(url).content.decode()
+    client.post(f"{url}claim/")
+    client.post(f"{url}reply/", {"body": "Hi, I'm Ana!"})
+    page = client.get(url).content.decode()
+    assert "answered after 3\xa0minutes" in page
+    assert "waiting for" not in page
 
 
 def test_claim_reply_and_notes_as_the_customer_sees_them(demo_kb, ana):
