@@ -291,14 +291,14 @@ def _fires(trigger: CompiledTrigger, s: Situation) -> tuple[str, str, dict] | No
     return None
 
 
-def _human_only_subject(situation: Situation, ruleset: Ruleset) -> tuple[str, dict] | None:
-    """(team, signals) of the human-only topic a request for a person is also about, as the
-    enabled topic rule reads it."""
+def _human_only_subject(situation: Situation, ruleset: Ruleset) -> tuple[str, str, dict] | None:
+    """(team, explanation, signals) of the human-only topic a request for a person is also
+    about, as the enabled topic rule reads it."""
     for trigger in ruleset.triggers:
         if trigger.row.kind == Trigger.Kind.TOPIC:
             fired = _fires(trigger, situation)
             if fired is not None:
-                return fired[0], fired[2]
+                return fired
     return None
 
 
@@ -332,9 +332,15 @@ def decide(situation: Situation, ruleset: Ruleset) -> Outcome:
         if fired is None:
             continue
         team, explanation, signals = fired
-        if trigger.row.kind == Trigger.Kind.EXPLICIT_REQUEST and not trigger.row.team:
+        subject = (
+            _human_only_subject(situation, ruleset)
+            if trigger.row.kind == Trigger.Kind.EXPLICIT_REQUEST and not trigger.row.team
+            else None
+        )
+        if subject is not None:
             # "Can I talk to a person about a refund?" goes to the refunds team.
-            team, signals = _human_only_subject(situation, ruleset) or (team, signals)
+            team, topic_explanation, signals = subject
+            explanation = f"{explanation} {topic_explanation}"
         return Outcome(
             action="handoff",
             reason=trigger.row.reason_code,

@@ -46,6 +46,9 @@ def test_a_request_for_a_person_about_a_human_only_topic_goes_to_that_topics_tea
     decision = say(chat, "hi, can I talk to a real person about a refund?")
     assert (decision.action, decision.reason) == ("handoff", "explicit_request")
     assert decision.team.slug == "billing"
+    assert (
+        decision.explanation == "The customer asked for a person. “Refunds” is a human-only topic."
+    )
     chat.refresh_from_db()
     assert chat.topic.slug == "refunds"
     assert Handoff.objects.get().brief["wants"]["topic"] == "Refunds"
