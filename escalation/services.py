@@ -523,18 +523,19 @@ def _route(handoff: Handoff) -> Agent | None:
     """Give the handoff to the best agent who can take it now, or leave it waiting.
 
     The account owner first, when online with room; then the least loaded agent of the
-    team, weighted by capacity (an agent with room for 4 and 2 taken is as busy as one with
-    room for 2 and 1 taken); ties go to whoever got a conversation least recently.
+    team who has not let it pass already, weighted by capacity (an agent with room for 4
+    and 2 taken is as busy as one with room for 2 and 1 taken); ties go to whoever got a
+    conversation least recently.
     """
     team = handoff.team
     if not hours.is_open(team, timezone.now()):
         return None
     passed_over = set(handoff.passed_over.values_list("pk", flat=True))
-    candidates = [
-        agent
-        for agent in selectors.agents_available(team=team)
-        if agent.load < agent.capacity and agent.pk not in passed_over
-    ]
+    with_room = [a for a in selectors.agents_available(team=team) if a.load < a.capacity]
+    # Whoever let this conversation pass is skipped while someone else can take it. When
+    # no one else can, it is offered to them again: the estimate counts them, so leaving
+    # it waiting would break the promise it makes.
+    candidates = [a for a in with_room if a.pk not in passed_over] or with_room
     if not candidates:
         return None
     contact = handoff.conversation.contact
@@ -837,7 +838,7 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             )
             conversation = handoff.conversation
             _conversation_state(conversation, Conversation.State.QUEUED, team=handoff.team)
-            _route(handoff)
+            chosen = _route(handoff)
             status = _status(handoff)
             if status["estimate_seconds"] is not None:
                 WaitEstimate.objects.create(
@@ -847,7 +848,9 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
                 )
             chat_services.system_message_post(
                 conversation=conversation,
-                body=render_to_string("escalation/rerouted.txt", {"status": status}).strip(),
+                body=render_to_string(
+                    "escalation/rerouted.txt", {"status": status, "again": chosen == late}
+                ).strip(),
             )
             _announce_status(conversation, status)
             _announce_queue(handoff.team_id)

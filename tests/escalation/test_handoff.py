@@ -138,12 +138,30 @@ def test_an_agent_who_misses_the_deadline_loses_the_conversation_to_the_next(dem
     assert handoff.agent != first and handoff.agent in (ana, ben)
     assert handoff.sla_misses == 1
     assert "Sorry for the wait" in last_line(conversation)
-    # The one who let it pass is not offered it again.
+    second = handoff.agent
+    # When everyone who can take it has let it pass, it goes round again rather than wait
+    # behind an estimate that counts agents it would never be offered to.
     with time_machine.travel(later + dt.timedelta(seconds=61), tick=False):
         services.sla_sweep()
     handoff.refresh_from_db()
-    assert handoff.agent is None and handoff.status == "waiting"
     assert set(handoff.passed_over.all()) == {ana, ben}
+    assert handoff.status == "offered" and handoff.agent == first
+    assert handoff.agent != second
+    assert f"{first.display_name} is taking over" in last_line(conversation)
+
+
+def test_the_only_agent_who_misses_the_deadline_is_reminded(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    ana = factories.agent("ana", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=61), tick=False):
+        assert services.sla_sweep() == 1
+    handoff = Handoff.objects.get()
+    assert (handoff.status, handoff.agent, handoff.sla_misses) == ("offered", ana, 1)
+    assert last_line(conversation) == (
+        "Sorry for the wait. We have reminded Ana, who usually answers in less than a minute."
+    )
 
 
 def test_an_answered_conversation_never_moves(demo_kb, billing):
