@@ -19,6 +19,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
@@ -89,20 +90,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
             fcntl.flock(_lock_file(self.settings_dict["NAME"]), fcntl.LOCK_UN)
             _writer.release()
 
-    def _commit(self) -> None:
+    def _releasing(self, finish: Callable[[], None]) -> None:
+        """Commit, roll back or close, then give the writer locks back whatever happened."""
         try:
-            super()._commit()
+            finish()
         finally:
             self._release_writer_lock()
+
+    def _commit(self) -> None:
+        self._releasing(super()._commit)
 
     def _rollback(self) -> None:
-        try:
-            super()._rollback()
-        finally:
-            self._release_writer_lock()
+        self._releasing(super()._rollback)
 
     def _close(self) -> None:
-        try:
-            super()._close()
-        finally:
-            self._release_writer_lock()
+        self._releasing(super()._close)

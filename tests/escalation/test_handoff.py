@@ -138,7 +138,6 @@ def test_an_agent_who_misses_the_deadline_loses_the_conversation_to_the_next(dem
     assert handoff.agent != first and handoff.agent in (ana, ben)
     assert handoff.sla_misses == 1
     assert "Sorry for the wait" in last_line(conversation)
-    second = handoff.agent
     # When everyone who can take it has let it pass, it goes round again rather than wait
     # behind an estimate that counts agents it would never be offered to.
     with time_machine.travel(later + dt.timedelta(seconds=61), tick=False):
@@ -146,7 +145,6 @@ def test_an_agent_who_misses_the_deadline_loses_the_conversation_to_the_next(dem
     handoff.refresh_from_db()
     assert set(handoff.passed_over.all()) == {ana, ben}
     assert handoff.status == "offered" and handoff.agent == first
-    assert handoff.agent != second
     assert f"{first.display_name} is taking over" in last_line(conversation)
 
 
