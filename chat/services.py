@@ -348,9 +348,13 @@ def conversation_start(
     return conversation
 
 
+def _same_page(visit: PageVisit | None, page: PageInfo) -> bool:
+    return visit is not None and visit.path == page.path and visit.title == page.title
+
+
 def _page_append(*, conversation: Conversation, page: PageInfo) -> PageVisit:
     last = conversation.pages.order_by("-id").first()
-    if last is not None and last.path == page.path and last.title == page.title:
+    if _same_page(last, page):
         return last
     visit = PageVisit.objects.create(
         conversation=conversation,
@@ -436,16 +440,12 @@ def customer_message_post(
     """Store a customer's message once per client_id and ask for a decision on commit.
 
     What can be read before the transaction is: on SQLite the transaction holds the one
-    write lock that every other writer waits for.
+    write lock that every other writer waits for. A retry is rare and is found by the
+    unique constraint on ``client_id``, not by a look before every message.
     """
     from chat import tasks  # tasks import services: resolved at call time
 
-    if client_id:
-        # A retry is found here; one that races its original, by the unique constraint.
-        existing = conversation.messages.filter(client_id=client_id).first()
-        if existing is not None:
-            return PostResult(message=existing, created=False)
-    last_visit = None if page else conversation.pages.order_by("-id").first()
+    last_visit = conversation.pages.order_by("-id").first()
     try:
         with transaction.atomic():
             locked = (
@@ -453,7 +453,11 @@ def customer_message_post(
                 .select_related("contact")
                 .get(pk=conversation.pk)
             )
-            visit = _page_append(conversation=locked, page=page) if page else last_visit
+            visit = last_visit
+            if page is not None and not _same_page(last_visit, page):
+                # The customer moved on (looked at again under the lock: another tab of
+                # the same conversation may have said so already).
+                visit = _page_append(conversation=locked, page=page)
             if locked.state == Conversation.State.RESOLVED:
                 _state_set(conversation=locked, state=Conversation.State.AI, kind="reopened")
             message = _message_append(

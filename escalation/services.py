@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -107,21 +107,26 @@ def _decide_ahead(
         return None
     message.conversation = conversation
     judgement = _judge(message=message, conversation=conversation)
-    with transaction.atomic():
-        # Every change to a conversation (a message, a state, a topic) moves updated_at.
-        now = (
-            Conversation.objects.select_for_update()
-            .filter(pk=conversation.pk)
-            .values_list("state", "updated_at")
-            .get()
-        )
-        if now != (conversation.state, conversation.updated_at) or (
-            Decision.objects.filter(message=message).exists()
-        ):
+    try:
+        with transaction.atomic():
+            # Every change to a conversation (a message, a state, a topic) moves updated_at.
+            now = (
+                Conversation.objects.select_for_update()
+                .filter(pk=conversation.pk)
+                .values_list("state", "updated_at")
+                .get()
+            )
+            if now != (conversation.state, conversation.updated_at):
+                return None
+            return _record(
+                message=message, conversation=conversation, judgement=judgement, to_write=to_write
+            )
+    except IntegrityError:
+        # Another worker decided this very message and has not posted its answer yet (an
+        # LLM writes after the decision): a message has one decision, and that is it.
+        if Decision.objects.filter(message=message).exists():
             return None
-        return _record(
-            message=message, conversation=conversation, judgement=judgement, to_write=to_write
-        )
+        raise
 
 
 def _decide_waiting(
@@ -161,8 +166,15 @@ def _written_reply(*, message: Message, reply: Reply, outcome: rules.Outcome, re
     written = responder.write(
         query_for(conversation=conversation, message=message), reply, on_text=show
     )
+    topic = _answer_topic(conversation, written)
     with transaction.atomic():
-        _ai_reply(message=message, reply=written, outcome=outcome, ruleset=rules.current_ruleset())
+        _ai_reply(
+            message=message,
+            reply=written,
+            outcome=outcome,
+            ruleset=rules.current_ruleset(),
+            topic=topic,
+        )
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,8 @@ class _Judgement:
     reply: Reply
     situation: rules.Situation
     outcome: rules.Outcome
+    # The article an answer comes from, read before any lock is taken.
+    topic: Article | None
 
 
 def _decide(
@@ -198,18 +212,41 @@ def _judge(*, message: Message, conversation: Conversation) -> _Judgement:
         conversation_id=conversation.pk, author="ai", name="", active=True
     )
     ruleset = rules.current_ruleset()
+    since = _ai_period_start(conversation)
+    earlier = list(
+        conversation.messages.filter(author=Message.Author.CUSTOMER, seq__lt=message.seq)
+        .filter(created_at__gte=since)
+        .select_related("decision")
+        .order_by("seq")
+    )
+    if earlier:
+        previous: str | None = earlier[-1].body
+    else:
+        # Unless the AI got the conversation back from a person, there is none.
+        previous = "" if since == conversation.created_at else None
     # The decision rests on what the knowledge base says; any writing comes later.
     reply = get_responder().find(
-        query_for(conversation=conversation, message=message),
+        query_for(conversation=conversation, message=message, previous_text=previous),
         threshold=ruleset.confidence_threshold,
     )
-    situation = _situation(message=message, reply=reply)
+    situation = _situation(message=message, reply=reply, earlier=earlier)
+    outcome = rules.decide(situation, ruleset)
     return _Judgement(
         ruleset=ruleset,
         reply=reply,
         situation=situation,
-        outcome=rules.decide(situation, ruleset),
+        outcome=outcome,
+        topic=_answer_topic(conversation, reply) if outcome.action == "answer" else None,
     )
+
+
+def _answer_topic(conversation: Conversation, reply: Reply) -> Article | None:
+    """The article an answer is from: the conversation's topic once the answer is posted."""
+    if not reply.article_id:
+        return None
+    if reply.article_id == conversation.topic_id:
+        return conversation.topic
+    return Article.objects.filter(pk=reply.article_id).first()
 
 
 def _record(
@@ -256,6 +293,7 @@ def _record(
             reply=reply,
             outcome=outcome,
             ruleset=judgement.ruleset,
+            topic=judgement.topic,
             deciding=True,
         )
     return decision
@@ -301,16 +339,11 @@ def _explain(reply: Reply) -> str:
     }
 
 
-def _situation(*, message: Message, reply: Reply) -> rules.Situation:
+def _situation(*, message: Message, reply: Reply, earlier: list[Message]) -> rules.Situation:
+    """``earlier``: the customer's messages before this one since the AI last took the
+    conversation, with their decisions, in order."""
     conversation = message.conversation
     contact: Contact = conversation.contact
-    since = _ai_period_start(conversation)
-    earlier = list(
-        conversation.messages.filter(author=Message.Author.CUSTOMER, seq__lt=message.seq)
-        .filter(created_at__gte=since)
-        .select_related("decision")
-        .order_by("seq")
-    )
     turns = []
     for m in earlier:
         d = getattr(m, "decision", None)
@@ -366,10 +399,12 @@ def _ai_reply(
     reply: Reply,
     outcome: rules.Outcome,
     ruleset: rules.Ruleset,
+    topic: Article | None,
     deciding: bool = False,
 ) -> None:
-    """Post the AI's reply; ``deciding`` when the caller holds the conversation's lock and
-    is recording this message's decision."""
+    """Post the AI's reply; ``topic`` is the article an answer comes from. ``deciding``
+    when the caller holds the conversation's lock and is recording this message's
+    decision."""
     conversation = message.conversation
     contact = conversation.contact
     text = reply.text
@@ -393,20 +428,13 @@ def _ai_reply(
         text += "\n\n" + _(
             "_If you'd rather go through this with a person, just say so: you'll be first in line._"
         )
-    topic = None
-    # The conversation's topic only needs the article when it changes.
-    if outcome.action == "answer" and reply.article_id:
-        if reply.article_id == conversation.topic_id:
-            topic = conversation.topic
-        else:
-            topic = Article.objects.filter(pk=reply.article_id).first()
     chat_services.ai_reply_post(
         in_reply_to=message,
         body=text,
         sources=reply.sources if outcome.action == "answer" else [],
         confidence=reply.confidence,
         intent=reply.intent,
-        topic=topic,
+        topic=topic if outcome.action == "answer" else None,
         locked=conversation if deciding else None,
     )
 

@@ -18,15 +18,23 @@ def get_responder() -> LocalResponder:
     return LocalResponder()
 
 
-def query_for(*, conversation: Conversation, message: Message) -> Query:
-    """The question as the responder sees it: words, page, and what was just discussed."""
+def query_for(
+    *, conversation: Conversation, message: Message, previous_text: str | None = None
+) -> Query:
+    """The question as the responder sees it: words, page, and what was just discussed.
+
+    ``previous_text``: the customer's message before this one ("" for none), when the
+    caller has read it already.
+    """
     page = message.page or conversation.pages.order_by("-id").first()
-    previous = (
-        conversation.messages.filter(author=Message.Author.CUSTOMER, seq__lt=message.seq)
-        .order_by("-seq")
-        .values_list("body", flat=True)
-        .first()
-    )
+    previous = previous_text
+    if previous is None:
+        previous = (
+            conversation.messages.filter(author=Message.Author.CUSTOMER, seq__lt=message.seq)
+            .order_by("-seq")
+            .values_list("body", flat=True)
+            .first()
+        )
     return Query(
         text=message.body,
         page_path=page.path if page else "",
