@@ -45,7 +45,12 @@ def _run(function: Callable[..., Awaitable[Any]], *args: Any) -> None:
     loop = getattr(_thread, "loop", None)
     if loop is None or loop.is_closed():
         loop = _thread.loop = asyncio.new_event_loop()
-    loop.run_until_complete(function(*args))
+    try:
+        loop.run_until_complete(function(*args))
+    except Exception:
+        # As in the server: the change is stored, and the clients catch up by sequence
+        # number. Raising here would fail a task whose work is done, after its commit.
+        logger.exception("broadcast failed")
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, send: Send) -> None:

@@ -109,8 +109,9 @@ _REQUEST_PATTERNS = [
     r"\b(?:not|instead\s+of|rather\s+than|no\s+more)\s+(?:a|an|the|this|your)?\s*"
     r"(?:bot|robot|machine|ai|chatbot|automated)\b",
     # "I want a human", "I'd like a real person", "need a person who actually works there"
-    rf"\b(?:i|we)\s*(?:'d|would)?\s*(?:want|need|like|prefer|demand|request)\s+(?:to\s+\w+\s+(?:to|with)\s+)?"
-    rf"{_REAL}(?:human|person|agent|representative|operator|manager|supervisor)\b",
+    r"\b(?:i|we)\s*(?:'d|would)?\s*(?:want|need|like|prefer|demand|request)\s+"
+    rf"(?:to\s+\w+\s+(?:to|with)\s+)?{_REAL}"
+    r"(?:human|person|agent|representative|operator|manager|supervisor)\b",
     r"\bperson\s+who\s+(?:actually\s+)?works\s+(?:there|here|at|for)\b",
     r"\b(?:human|real\s+person|live\s+(?:agent|person|chat)|agent)\s+(?:please|pls|plz|now|asap)\b",
 ]

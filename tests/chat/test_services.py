@@ -1,8 +1,10 @@
 import asyncio
+import logging
+import threading
 
 import pytest
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connections, transaction
 
 from chat import realtime, services
 from chat.frames import PageInfo, UserHash
@@ -117,6 +119,26 @@ def test_nothing_is_broadcast_for_a_change_that_rolled_back(site):
         listener.close()
     assert event["frame"]["body"] == "this happened"
     assert not conversation.messages.filter(body="never happened").exists()
+
+
+def test_a_broadcast_that_fails_after_the_commit_is_logged_and_the_message_stands(
+    site, settings, caplog, django_capture_on_commit_callbacks
+):
+    """A worker or a shell posting while the channel layer's Redis refuses connections."""
+    conversation = factories.conversation(on=site)
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": ["redis://127.0.0.1:1"]}}
+    }
+    with (
+        caplog.at_level(logging.ERROR, logger="chat.realtime"),
+        django_capture_on_commit_callbacks(execute=True) as hooks,
+    ):
+        services.system_message_post(conversation=conversation, body="stored anyway")
+
+    assert hooks, "the message was not broadcast on commit"
+    assert conversation.messages.filter(body="stored anyway").exists()
+    assert "broadcast failed" in caplog.text
 
 
 # Identity ------------------------------------------------------------------------------
@@ -283,12 +305,8 @@ def test_a_message_costs_the_same_queries_late_in_a_conversation(demo_kb):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_that_races_its_original_is_stored_once(site):
-    """Both copies pass the early look for the client_id while a third writer holds the
-    conversation; the unique constraint then turns the second into the first."""
-    import threading
-
-    from django.db import connections
-
+    """Both copies wait while a third writer holds the conversation; the unique
+    constraint then turns the second into the first."""
     conversation = factories.conversation(on=site)
     holding, finish = threading.Event(), threading.Event()
     results = []
