@@ -220,6 +220,9 @@ class Message(models.Model):
     body = models.TextField()
     # A snapshot of the cited articles ({"slug", "title"}), so history survives edits.
     sources = models.JSONField(default=list, blank=True)
+    # When the AI is unsure: the articles it offers instead ({"slug", "title"}), which the
+    # customer can pick with one tap.
+    suggestions = models.JSONField(default=list, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     intent = models.CharField(max_length=100, blank=True)
     # Chosen by the widget; a retried send carries the same id and is stored once.

@@ -39,8 +39,11 @@ def message_frame(message: Message) -> dict[str, Any]:
         "author": message.author,
         "author_name": message.author_name,
         "body": message.body,
-        "html": render_to_string("chat/widget/message_body.html", {"message": message}),
+        "html": render_to_string(
+            "chat/widget/message_body.html", {"message": message, "widget": True}
+        ),
         "sources": message.sources,
+        "suggestions": message.suggestions,
         "confidence": message.confidence,
         "client_id": message.client_id or None,
         # Which customer message this answers (a streamed draft of it is replaced).

@@ -490,9 +490,12 @@ def ai_reply_post(
     confidence: float | None,
     intent: str,
     topic: Article | None = None,
+    suggestions: list[dict[str, str]] | None = None,
     locked: Conversation | None = None,
 ) -> Message | None:
     """The AI's reply to one customer message; None when it was already answered.
+
+    ``suggestions``: articles ({"slug", "title"}) offered when the AI is not sure.
 
     ``locked``: the conversation, when the caller holds its lock and is deciding this very
     message under it (so no reply to the message can exist yet, and the conversation as
@@ -519,6 +522,7 @@ def ai_reply_post(
             author_name=_("Assistant"),
             body=body,
             sources=sources,
+            suggestions=suggestions or [],
             confidence=confidence,
             intent=intent,
             in_reply_to=in_reply_to,

@@ -42,6 +42,10 @@ from escalation.models import (
 
 logger = logging.getLogger(__name__)
 
+# When the AI is not sure, it offers at most this many articles, each at least this likely.
+SUGGESTIONS = 3
+SUGGESTION_FLOOR = 0.2
+
 
 def team_group(team_id: int) -> str:
     return f"team.{team_id}"
@@ -408,6 +412,7 @@ def _ai_reply(
     conversation = message.conversation
     contact = conversation.contact
     text = reply.text
+    suggestions: list[dict[str, str]] = []
     if outcome.reason == "rejected":
         team = _team_name(outcome.team_slug)
         text = _(
@@ -420,6 +425,7 @@ def _ai_reply(
             "I'm not sure I understood that, and I'd rather not guess. Could you put it "
             "another way? If you prefer, I can bring in a person from our team."
         )
+        suggestions = _suggestions(reply)
     elif (
         outcome.action == "answer"
         and contact.verified
@@ -435,8 +441,21 @@ def _ai_reply(
         confidence=reply.confidence,
         intent=reply.intent,
         topic=topic if outcome.action == "answer" else None,
+        suggestions=suggestions,
         locked=conversation if deciding else None,
     )
+
+
+def _suggestions(reply: Reply) -> list[dict[str, str]]:
+    """The articles the AI offers when it is not sure: a tap asks for one by its title.
+
+    Offering is not guessing: the customer chooses. Only readings with a fair chance are
+    offered; a list of long shots would only look like the AI did not listen."""
+    return [
+        {"slug": candidate.slug, "title": candidate.title}
+        for candidate in reply.candidates[:SUGGESTIONS]
+        if candidate.probability >= SUGGESTION_FLOOR
+    ]
 
 
 def _team(slug: str) -> Team:

@@ -578,6 +578,17 @@
     autosize();
     submit(body);
   });
+  // "Did you mean": a tap on an offered article asks for it by its title.
+  el.log.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.suggestion");
+    if (!button || button.disabled) return;
+    button.parentNode.querySelectorAll("button").forEach(function (other) { other.disabled = true; });
+    button.setAttribute("aria-pressed", "true");
+    submit(button.getAttribute("data-say"));
+    // The pressed button is disabled now: keyboard users go on typing in the box. A tap
+    // does not move there, which on a phone would open the keyboard over the answer.
+    if (event.detail === 0) el.input.focus();
+  });
   function requestClose() {
     // Closed from here on: a reply that arrives before the page confirms is unread.
     state.open = false;

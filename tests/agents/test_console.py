@@ -112,6 +112,17 @@ def test_the_conversation_page_shows_brief_transcript_and_customer(demo_kb, ana)
     assert 'class="line from-ai"' in page and 'class="line from-system"' in page
 
 
+def test_the_transcript_shows_what_the_ai_offered_when_it_was_unsure(demo_kb, ana):
+    conversation = factories.conversation(on=demo_kb, path="/")
+    say(conversation, "label or pickup")
+    say(conversation, "can I talk to a person about a refund?")
+    page = signed_in(ana).get(f"/console/conversations/{conversation.pk}/").content.decode()
+    assert "Offered:" in page
+    assert '<a href="/kb/print-label/"' in page and '<a href="/kb/pickups/"' in page
+    # Buttons are for the customer; the agent reads what was offered.
+    assert 'class="suggestion"' not in page
+
+
 def test_the_brief_says_how_long_the_customer_waited(demo_kb, ana):
     conversation = billing_handoff(demo_kb)
     Handoff.objects.update(queued_at=F("queued_at") - timedelta(minutes=3))

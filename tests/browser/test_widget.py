@@ -53,6 +53,24 @@ def test_a_question_in_new_words_gets_the_right_answer_with_its_source(customer,
     expect(chat(customer).locator("li.from-customer")).to_have_count(1)
 
 
+def test_when_unsure_the_assistant_offers_articles_to_pick_from(customer, demo):
+    customer.goto(demo.demo_url)
+    open_chat(customer)
+    say(customer, "label or pickup")
+    offer = chat(customer).locator("li.from-ai").first.locator("button.suggestion")
+    expect(offer).to_have_text(
+        ["Create and print a shipping label", "Carrier pickups"], timeout=20_000
+    )
+    offer.first.focus()
+    customer.keyboard.press("Enter")
+    expect(chat(customer).locator("li.from-customer .message-body").last).to_have_text(
+        "Create and print a shipping label"
+    )
+    expect(chat(customer).locator("#input")).to_be_focused()
+    expect(chat(customer).locator("li.from-ai").last).to_contain_text("Buy label", timeout=20_000)
+    expect(offer.last).to_be_disabled()
+
+
 def test_a_reload_shows_the_conversation_again(customer, demo):
     customer.goto(f"{demo.demo_url}/pricing")
     open_chat(customer)

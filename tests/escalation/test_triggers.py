@@ -177,6 +177,24 @@ def test_low_confidence_asks_once_then_hands_off(chat):
     )
 
 
+def test_when_unsure_the_ai_offers_the_likely_articles_and_answers_the_one_picked(chat):
+    first = say(chat, "label or pickup")
+    assert (first.action, first.reason) == ("clarify", "low_confidence")
+    offer = Message.objects.filter(author="ai").last()
+    assert [s["title"] for s in offer.suggestions] == [
+        "Create and print a shipping label",
+        "Carrier pickups",
+    ]
+    # The widget sends the title of the article the customer taps.
+    picked = say(chat, offer.suggestions[0]["title"])
+    assert (picked.action, picked.intent) == ("answer", "print-label")
+
+
+def test_long_shots_are_not_offered(chat):
+    say(chat, "can you recommend a good accountant in Leeds")
+    assert Message.objects.filter(author="ai").last().suggestions == []
+
+
 def test_unsure_answers_that_are_not_in_a_row_do_not_hand_off(chat):
     say(chat, "can you recommend a good accountant in Leeds")
     say(chat, "how do I print a shipping label?", path="/shipments/new")
