@@ -292,6 +292,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "author_name",
             "body",
             "sources",
+            "suggestions",
             "confidence",
             "intent",
             "page",

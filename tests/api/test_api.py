@@ -213,6 +213,15 @@ def test_the_transcript_pages_in_order(demo_kb, api):
     assert second["results"][0]["page"]["path"] == "/shipments/new"
 
 
+def test_the_transcript_says_what_an_unsure_ai_offered(demo_kb, api):
+    conversation = factories.conversation(on=demo_kb)
+    say(conversation, "label or pickup")
+    messages = api.get(f"/api/v1/conversations/{conversation.public_id}/messages/").json()
+    offer = messages["results"][-1]
+    assert offer["author"] == "ai" and offer["sources"] == []
+    assert [s["slug"] for s in offer["suggestions"]] == ["print-label", "pickups"]
+
+
 def test_an_agent_s_token_can_reply_to_a_customer(demo_kb):
     ana = factories.agent("ana", teams=["billing"])
     conversation = factories.conversation(on=demo_kb, path="/settings/billing")
