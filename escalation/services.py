@@ -406,9 +406,9 @@ def _ai_reply(
     topic: Article | None,
     deciding: bool = False,
 ) -> None:
-    """Post the AI's reply; ``topic`` is the article an answer comes from. ``deciding``
-    when the caller holds the conversation's lock and is recording this message's
-    decision."""
+    """Post the AI's reply; ``topic`` is the article an answer comes from (None for any
+    other reply). ``deciding`` when the caller holds the conversation's lock and is
+    recording this message's decision."""
     conversation = message.conversation
     contact = conversation.contact
     text = reply.text
@@ -440,7 +440,7 @@ def _ai_reply(
         sources=reply.sources if outcome.action == "answer" else [],
         confidence=reply.confidence,
         intent=reply.intent,
-        topic=topic if outcome.action == "answer" else None,
+        topic=topic,
         suggestions=suggestions,
         locked=conversation if deciding else None,
     )
