@@ -167,9 +167,15 @@ def _written_reply(*, message: Message, reply: Reply, outcome: rules.Outcome, re
             html=str(render_markdown(text)),
         )
 
-    written = responder.write(
-        query_for(conversation=conversation, message=message), reply, on_text=show
-    )
+    try:
+        written = responder.write(
+            query_for(conversation=conversation, message=message), reply, on_text=show
+        )
+    except Exception:
+        # The decision is stored and will not be made again: without this, the customer
+        # would never get an answer. The article's own text is the answer decided on.
+        logger.exception("writing the answer of message %s failed; answering locally", message.pk)
+        written = reply
     topic = _answer_topic(conversation, written)
     with transaction.atomic():
         _ai_reply(

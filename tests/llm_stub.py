@@ -7,7 +7,15 @@ protocol (JSON answers and server-sent-event streams) and answers what a test sc
 import json
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# How a streamed answer can go wrong, or differ from OpenAI's own, after its headers:
+# "stall" stops sending for longer than any timeout, "cut" drops the connection in the
+# middle of a chunk, "no_done" ends the body without [DONE] or a finish reason,
+# "stream_error" sends an in-band error event, "azure" starts with a chunk of content-
+# filter results and no choices (as Azure OpenAI does), "gzip" compresses the stream.
+STREAM_MODES = ("stall", "cut", "no_done", "stream_error", "azure", "gzip")
 
 
 class StubLLM:
@@ -56,6 +64,10 @@ class StubLLM:
                 200,
                 {"choices": [{"message": {"role": "assistant", "content": self.reply}}]},
             )
+        self._stream(handler)
+        return None
+
+    def _stream(self, handler: BaseHTTPRequestHandler) -> None:
         if self.chunked:
             handler.protocol_version = "HTTP/1.1"
         handler.send_response(200)
@@ -63,29 +75,52 @@ class StubLLM:
         handler.send_header("Connection", "close")
         if self.chunked:
             handler.send_header("Transfer-Encoding", "chunked")
+        compressor = None
+        if self.mode == "gzip":
+            handler.send_header("Content-Encoding", "gzip")
+            compressor = zlib.compressobj(wbits=31)
         handler.end_headers()
 
-        def event(data: bytes) -> None:
+        def send(data: bytes) -> None:
             if self.chunked:
                 data = b"%x\r\n%s\r\n" % (len(data), data)
             handler.wfile.write(data)
             handler.wfile.flush()
 
+        def event(payload: dict | str) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            data = f"data: {text}\n\n".encode()
+            if compressor is not None:
+                # Flushed at every event, as a compressing server streams.
+                data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            send(data)
+
+        if self.mode == "azure":
+            event({"choices": [], "prompt_filter_results": [{"prompt_index": 0}]})
         words = self.reply.split(" ")
         for n, word in enumerate(words):
-            chunk = {
-                "choices": [{"delta": {"content": word + (" " if n < len(words) - 1 else "")}}]
-            }
-            event(f"data: {json.dumps(chunk)}\n\n".encode())
+            event({"choices": [{"delta": {"content": word + (" " if n < len(words) - 1 else "")}}]})
             time.sleep(self.word_delay)
-            if self.mode == "stream_error" and n == 2:
-                event(b'data: {"error": {"message": "overloaded"}}\n\n')
+            if n == 2 and self.mode == "stream_error":
+                event({"error": {"message": "overloaded"}})
                 break
+            if n == 2 and self.mode == "stall":
+                time.sleep(4)
+                return
+            if n == 2 and self.mode == "cut":
+                # Half a chunk, then the connection closes.
+                handler.wfile.write(b"40\r\ndata: {")
+                handler.wfile.flush()
+                return
         else:
-            event(b"data: [DONE]\n\n")
+            if self.mode == "azure":
+                event({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+            if self.mode != "no_done":
+                event("[DONE]")
+        if compressor is not None:
+            send(compressor.flush())
         if self.chunked:
             handler.wfile.write(b"0\r\n\r\n")
-        return None
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:

@@ -4,17 +4,20 @@ It writes the answer in its own words, grounded on the knowledge-base articles t
 responder finds most likely (and the page the customer is on), and streams it to the
 widget as it is generated. What it returns has the same shape as the local responder's:
 
-* sources are only articles it was given and actually cited; an answer that cites none,
-  or says it cannot answer, is not used;
-* confidence is the local responder's calibrated probability for the cited article, so
-  the threshold means the same with either engine;
+* it writes the answer the rules decided on: the article the local responder chose must
+  be among those it cites, so the decision, its confidence and the message agree, and the
+  threshold means the same with either engine;
+* it is given that article and the next likely ones, never a human-only one (those are a
+  person's to answer), and its sources are only articles it was given and cited;
 * small talk and unsure questions are the local responder's business and never reach the
   endpoint;
-* timeouts, errors, rate limits and ungrounded answers fall back to the local answer (or
-  to asking the customer to rephrase, which the rules turn into a handoff if it repeats):
-  never silence, never an invented source. docs/ai.md has the set-up.
+* timeouts, errors, rate limits, streams that stall or break off before their end, and
+  ungrounded answers fall back to the local answer (or to asking the customer to
+  rephrase, which the rules turn into a handoff if it repeats): never silence, never an
+  invented source. docs/ai.md has the set-up.
 """
 
+import http.client
 import json
 import logging
 import re
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import requests
+import urllib3
 from django.conf import settings
 
 from chat.responder.base import Candidate, Query, Reply
@@ -53,6 +57,15 @@ class EndpointFailed(Exception):
 
 # What a body that is not the chat-completions format raises while being read.
 _UNREADABLE = (ValueError, KeyError, IndexError, TypeError)
+# What a connection that stalls or breaks raises while a body is read (checked after
+# _UNREADABLE: requests' JSON error is both). A streamed body is read from urllib3
+# directly, whose errors requests does not translate.
+_BROKEN = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,8 @@ def _lines(response: requests.Response):
     """The body's lines as they arrive, chunked or not (``iter_lines`` waits for 512 bytes,
     or for the end of a body that is not chunked)."""
     buffer = b""
-    while piece := response.raw.read1(8192):
+    # Decoded: a server or proxy may compress the stream (requests asks for gzip).
+    while piece := response.raw.read1(8192, decode_content=True):
         buffer += piece
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
@@ -119,32 +133,45 @@ class LlmResponder:
         """The local responder's answer, written by the LLM from the same articles."""
         if local.kind != "answer":
             return local
-        index = get_index()
-        grounding = [c for c in local.candidates[: settings.BATON_LLM_ARTICLES]]
-        articles = {c.slug: index.articles[index.slug_index[c.slug]] for c in grounding}
+        articles = self._grounding(local)
+        if local.intent not in articles:
+            # A human-only article (only callers that skip the rules get one as an answer),
+            # or one deleted since the decision: there is nothing the endpoint may rewrite.
+            return local
         try:
             text = self._complete(query, articles, on_text)
         except EndpointFailed as failure:
             logger.warning("LLM endpoint failed, answering locally: %s", failure)
             return local
         cited = [slug for slug in dict.fromkeys(_CITATION.findall(text)) if slug in articles]
-        if NO_ANSWER in text or not cited:
-            # Ungrounded: the local answer (with its real source) stands.
-            logger.info("LLM answer not grounded (cited %s); answering locally", cited)
+        if NO_ANSWER in text or local.intent not in cited:
+            # Not the answer that was decided on: the local one (with its real source) stands.
+            logger.info(
+                "LLM answer not grounded on %s (cited %s); answering locally", local.intent, cited
+            )
             return local
-        best = self._candidate(local.candidates, cited[0])
+        cited.remove(local.intent)
         return replace(
             local,
             text=clean(text),
-            confidence=best.probability,
-            intent=best.slug,
-            article_id=best.article_id,
-            sources=[{"slug": s, "title": articles[s].title} for s in cited],
+            sources=[
+                {"slug": slug, "title": articles[slug].title} for slug in [local.intent, *cited]
+            ],
         )
 
     @staticmethod
-    def _candidate(candidates: tuple[Candidate, ...], slug: str) -> Candidate:
-        return next(c for c in candidates if c.slug == slug)
+    def _grounding(local: Reply) -> dict:
+        """The articles the endpoint may write from: the decided one first, then the next
+        likely ones, but no human-only article and none the index no longer has."""
+        index = get_index()
+        chosen: list[Candidate] = [
+            c for c in local.candidates if not c.escalate and c.slug in index.slug_index
+        ]
+        chosen.sort(key=lambda c: c.slug != local.intent)
+        return {
+            c.slug: index.articles[index.slug_index[c.slug]]
+            for c in chosen[: settings.BATON_LLM_ARTICLES]
+        }
 
     def _messages(self, query: Query, articles: dict) -> list[dict[str, str]]:
         listing = "\n\n".join(
@@ -194,20 +221,20 @@ class LlmResponder:
                 if on_text is None:
                     return response.json()["choices"][0]["message"]["content"] or ""
                 return self._stream(response, on_text, deadline)
-            except (
-                ValueError,
-                KeyError,
-                IndexError,
-                TypeError,
-                requests.RequestException,
-            ) as error:
+            except _UNREADABLE as error:
                 raise EndpointFailed(f"unreadable answer: {error}") from error
+            except _BROKEN as error:
+                raise EndpointFailed(f"the connection failed: {error}") from error
 
     @staticmethod
     def _stream(response: requests.Response, on_text, deadline: float) -> str:
-        """Server-sent events: ``data: {json}`` lines, ``data: [DONE]`` at the end."""
+        """Server-sent events: ``data: {json}`` lines, ``data: [DONE]`` at the end.
+
+        Only a stream that reaches its end counts: one that stops early (the connection
+        closed, a proxy gave up) would be half an answer."""
         text = ""
         shown_at = 0.0
+        finished = False
         for line in _lines(response):
             if time.monotonic() > deadline:
                 raise EndpointFailed("the answer took too long")
@@ -215,11 +242,17 @@ class LlmResponder:
                 continue
             data = line.removeprefix("data:").strip()
             if data == "[DONE]":
+                finished = True
                 break
             chunk = json.loads(data)
             if "error" in chunk:
                 raise EndpointFailed(str(chunk["error"])[:200])
-            delta = chunk["choices"][0].get("delta", {}).get("content") or ""
+            if not chunk["choices"]:
+                # Azure OpenAI starts with a chunk of content-filter results and no choices.
+                continue
+            choice = chunk["choices"][0]
+            finished = finished or bool(choice.get("finish_reason"))
+            delta = (choice.get("delta") or {}).get("content") or ""
             text += delta
             now = time.monotonic()
             # Nothing is shown of a reply that may yet turn out to be "NO_ANSWER".
@@ -227,4 +260,6 @@ class LlmResponder:
             if delta and now - shown_at >= STREAM_EVERY and not undecided:
                 shown_at = now
                 on_text(clean(text))
+        if not finished:
+            raise EndpointFailed("the stream ended before the answer did")
         return text
