@@ -85,15 +85,36 @@ def _recent(team: Team) -> QuerySet[Handoff]:
     return Handoff.objects.filter(team=team, answered_at__gte=since)
 
 
+# At most this many of the newest samples describe a team (or an agent) as it works now.
+SAMPLES = 200
+
+
+def _handled(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Closed handoffs, newest first, each with its handling time as ``span``."""
+    return (
+        handoffs.filter(closed_at__isnull=False)
+        .annotate(span=F("closed_at") - F("answered_at"))
+        .order_by("-answered_at")
+    )
+
+
 def handling_seconds(*, team: Team) -> float:
     """Mean time from an agent's first answer to the conversation's end, recently."""
-    spans = (
-        _recent(team)
-        .filter(closed_at__isnull=False)
-        .annotate(span=F("closed_at") - F("answered_at"))
-        .values_list("span", flat=True)[:200]
-    )
+    spans = _handled(_recent(team)).values_list("span", flat=True)[:SAMPLES]
     return shrunk_mean([s.total_seconds() for s in spans], PRIOR_HANDLING_SECONDS)
+
+
+def agent_handling_seconds(*, team: Team, agents: list[Agent]) -> dict[int, float]:
+    """Each agent's own mean handling time on the team's conversations, recently, pulled
+    towards the team's while they have handled few: what routing weighs a load by."""
+    team_mean = handling_seconds(team=team)
+    spans: dict[int, list[float]] = {agent.pk: [] for agent in agents}
+    for agent_id, span in _handled(_recent(team).filter(agent__in=agents)).values_list(
+        "agent_id", "span"
+    )[: SAMPLES * max(1, len(agents))]:
+        if len(spans[agent_id]) < SAMPLES:
+            spans[agent_id].append(span.total_seconds())
+    return {agent_id: shrunk_mean(samples, team_mean) for agent_id, samples in spans.items()}
 
 
 def pickup_seconds(*, team: Team) -> float:
@@ -102,7 +123,8 @@ def pickup_seconds(*, team: Team) -> float:
         _recent(team)
         .filter(offered_at__isnull=False)
         .annotate(span=F("answered_at") - F("offered_at"))
-        .values_list("span", flat=True)[:200]
+        .order_by("-answered_at")
+        .values_list("span", flat=True)[:SAMPLES]
     )
     return shrunk_median([max(0.0, s.total_seconds()) for s in spans], PRIOR_PICKUP_SECONDS)
 
@@ -110,12 +132,16 @@ def pickup_seconds(*, team: Team) -> float:
 def estimate_correction(*, team: Team) -> float:
     """Actual over estimated wait for the team's recent customers who really queued."""
     since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
-    pairs = WaitEstimate.objects.filter(
-        handoff__team=team,
-        made_at__gte=since,
-        actual_seconds__isnull=False,
-        estimated_seconds__gte=60,
-    ).values_list("actual_seconds", "estimated_seconds")[:200]
+    pairs = (
+        WaitEstimate.objects.filter(
+            handoff__team=team,
+            made_at__gte=since,
+            actual_seconds__isnull=False,
+            estimated_seconds__gte=60,
+        )
+        .order_by("-made_at")
+        .values_list("actual_seconds", "estimated_seconds")[:SAMPLES]
+    )
     return correction_factor([actual / estimated for actual, estimated in pairs])
 
 

@@ -576,9 +576,11 @@ def _route(handoff: Handoff) -> Agent | None:
     """Give the handoff to the best agent who can take it now, or leave it waiting.
 
     The account owner first, when online with room; then the least loaded agent of the
-    team who has not let it pass already, weighted by capacity (an agent with room for 4
-    and 2 taken is as busy as one with room for 2 and 1 taken); ties go to whoever got a
-    conversation least recently.
+    team who has not let it pass already. Load is measured in expected work: the
+    conversations an agent holds, times how long they usually take over one, over their
+    capacity (room for 4 with 2 taken is as busy as room for 2 with 1 taken, and an agent
+    who takes twice as long is twice as busy with the same number). Ties go to the one
+    who usually takes less time, then to whoever got a conversation least recently.
     """
     team = handoff.team
     if not hours.is_open(team, timezone.now()):
@@ -603,10 +605,15 @@ def _route(handoff: Handoff) -> Agent | None:
             .order_by("agent_id", "offered_at")
             .values_list("agent_id", "offered_at")
         }
+        handling = selectors.agent_handling_seconds(team=team, agents=candidates)
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         chosen = min(
             candidates,
-            key=lambda a: (a.load / a.capacity, last_offered.get(a.pk, epoch)),
+            key=lambda a: (
+                a.load * handling[a.pk] / a.capacity,
+                handling[a.pk],
+                last_offered.get(a.pk, epoch),
+            ),
         )
     handoff.agent = chosen
     handoff.status = Handoff.Status.OFFERED

@@ -12,7 +12,7 @@ from django.utils import timezone
 from agents import services as agent_services
 from agents.models import Agent
 from chat import presence
-from chat.models import Conversation, Message
+from chat.models import Contact, Conversation, Message, Site
 from escalation import hours, services
 from escalation.models import BusinessHours, Handoff, Holiday, Team, WaitEstimate
 from tests import factories
@@ -107,6 +107,47 @@ def test_otherwise_the_least_loaded_agent_with_room_gets_it(demo_kb, billing):
     # Ana has room for four: she takes two before Bob (room for two) takes his second.
     assert owners.count(ana) == 2 and owners.count(ben) == 2
     assert owners[0] != owners[1]
+
+
+def handled(team, agent=None, *, minutes: float, count: int, days_ago: float = 1) -> None:
+    """Closed conversations of the team that took ``minutes`` each after the first answer."""
+    contact = Contact.objects.create(site=Site.objects.get(key="demo"))
+    answered = timezone.now() - dt.timedelta(days=days_ago)
+    Handoff.objects.bulk_create(
+        Handoff(
+            conversation=Conversation.objects.create(site=contact.site, contact=contact),
+            team=team,
+            agent=agent,
+            reason="topic",
+            status=Handoff.Status.CLOSED,
+            answered_at=answered + dt.timedelta(seconds=n),
+            closed_at=answered + dt.timedelta(seconds=n, minutes=minutes),
+        )
+        for n in range(count)
+    )
+
+
+def test_load_is_weighed_by_how_long_each_agent_usually_takes(demo_kb, billing):
+    ana = factories.agent("ana", teams=["billing"], capacity=2)
+    ben = factories.agent("ben", teams=["billing"], capacity=4)
+    handled(billing, ana, minutes=3, count=10)
+    handled(billing, ben, minutes=30, count=10)
+    for agent in (ana, ben):
+        holding = waiting_customer(demo_kb)
+        Handoff.objects.filter(conversation=holding).update(agent=agent)
+    # Ana holds one of two, Ben one of four, but his take him ten times as long: his
+    # quarter is more work than her half, and the next customer gets the lighter load.
+    customer = waiting_customer(demo_kb)
+    assert Handoff.objects.get(conversation=customer).agent == ana
+
+
+def test_the_wait_estimate_learns_from_the_newest_conversations(demo_kb, billing):
+    from escalation import selectors
+
+    handled(billing, minutes=40, count=250, days_ago=10)
+    handled(billing, minutes=4, count=250, days_ago=1)
+    # The team got faster: the estimate reads what it takes now.
+    assert selectors.handling_seconds(team=billing) == pytest.approx(4 * 60, rel=0.1)
 
 
 def test_with_no_room_the_queue_is_ordered_by_priority_then_waiting_time(demo_kb, billing):
