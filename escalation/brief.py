@@ -31,6 +31,10 @@ def _trend(scores: list[float]) -> str:
     return "steady"
 
 
+# How many of the customer's messages since the handoff the brief keeps.
+LATER_MESSAGES = 10
+
+
 def build(
     *,
     conversation: Conversation,
@@ -93,4 +97,22 @@ def build(
         "reason": {"code": reason, "trigger": trigger_name, "explanation": explanation},
         "customer_messages": len(customer),
         "transcript_url": reverse("agents:conversation", args=[conversation.pk]),
+    }
+
+
+def with_later_message(brief: dict[str, Any], *, message: Message, sentiment: float) -> dict:
+    """The brief once the customer wrote again while waiting for (or talking to) a person:
+    the agent reads the latest words and mood without scrolling the transcript."""
+    scores = [*brief["sentiment"]["scores"], sentiment]
+    pages = list(brief["pages"])
+    if message.page is not None and (not pages or pages[-1] != message.page.path):
+        pages = [*pages, message.page.path][-10:]
+    later = [*brief.get("later", []), {"seq": message.seq, "body": message.body[:300]}]
+    return {
+        **brief,
+        "wants": {**brief["wants"], "last_message": message.body[:300]},
+        "sentiment": {"scores": scores, "trend": _trend(scores)},
+        "pages": pages,
+        "customer_messages": brief["customer_messages"] + 1,
+        "later": later[-LATER_MESSAGES:],
     }

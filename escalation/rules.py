@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from chat.responder import Reply
@@ -21,7 +22,6 @@ from escalation.models import Trigger
 GENERAL_TEAM = "general"
 # Two customer messages at least this similar, about the same article, ask the same thing.
 SAME_QUESTION_SIMILARITY = 0.42
-DEFAULT_CONFIDENCE_THRESHOLD = 0.5
 # A fall in mood counts when it is this large, not a wobble between two grumbles.
 TREND_DROP = 0.25
 
@@ -112,10 +112,11 @@ class Ruleset:
 
     @property
     def confidence_threshold(self) -> float:
+        """The enabled Low-confidence trigger's value, else BATON_CONFIDENCE_THRESHOLD."""
         for trigger in self.triggers:
             if trigger.row.kind == Trigger.Kind.LOW_CONFIDENCE and trigger.row.threshold:
                 return trigger.row.threshold
-        return DEFAULT_CONFIDENCE_THRESHOLD
+        return settings.BATON_CONFIDENCE_THRESHOLD
 
     def tier_boost(self, tier: str, attributes: dict[str, Any]) -> int:
         """Customers named by a tier rule jump the queue on every handoff."""
@@ -272,7 +273,8 @@ def _fires(trigger: CompiledTrigger, s: Situation) -> tuple[str, str, dict] | No
                     )
         case Trigger.Kind.TURN_COUNT:
             messages = len(s.previous) + 1
-            if messages > (row.count or 8):
+            # Small talk never hands off: "thanks, bye!" ends a long conversation well.
+            if messages > (row.count or 8) and s.reply.kind != "smalltalk":
                 return (
                     team or _topic_team(s),
                     _("%(count)d customer messages without a resolution.") % {"count": messages},

@@ -321,7 +321,7 @@ def _quiet(*, message: Message) -> Decision:
     """A human has the conversation: the AI says nothing, the agent's console updates."""
     conversation = message.conversation
     with transaction.atomic():
-        decision, _created = Decision.objects.get_or_create(
+        decision, created = Decision.objects.get_or_create(
             message=message,
             defaults={
                 "conversation": conversation,
@@ -332,6 +332,17 @@ def _quiet(*, message: Message) -> Decision:
         )
         handoff = selectors.handoff_current(conversation=conversation)
         if handoff is not None:
+            if created and handoff.brief:
+                handoff.brief = brief.with_later_message(
+                    handoff.brief, message=message, sentiment=decision.sentiment
+                )
+                handoff.save(update_fields=["brief"])
+                realtime.broadcast_on_commit(
+                    realtime.conversation_group(conversation.pk),
+                    "conversation.changed",
+                    conversation_id=conversation.pk,
+                    what="brief",
+                )
             _announce_queue(handoff.team_id)
     return decision
 

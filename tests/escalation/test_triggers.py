@@ -218,6 +218,32 @@ def test_a_long_conversation_hands_off_after_eight_messages(chat):
     assert (decision.action, decision.reason) == ("handoff", "too_long")
 
 
+def test_small_talk_never_hands_off_even_late_in_a_long_conversation(chat):
+    questions = [
+        "how much is Growth",
+        "is there a free plan",
+        "how do I print a label",
+        "can I print on a thermal printer",
+        "where is my parcel",
+        "how do returns work",
+        "who pays for returns",
+        "where are my invoices",
+    ]
+    for question in questions:
+        say(chat, question)
+    assert say(chat, "great, thanks a lot, bye!").action == "smalltalk"
+
+
+def test_without_a_low_confidence_threshold_the_configured_one_applies(chat, settings):
+    Trigger.objects.filter(kind="low_confidence").update(threshold=None)
+    settings.BATON_CONFIDENCE_THRESHOLD = 0.999
+    decision = say(chat, "where is my parcel")
+    assert decision.action == "clarify"
+    assert 0.5 < decision.confidence < 0.999
+    settings.BATON_CONFIDENCE_THRESHOLD = 0.5
+    assert say(chat, "where is my parcel").action == "answer"
+
+
 def test_a_page_rule_hands_off_on_its_pages(chat):
     Trigger.objects.filter(kind="page").update(enabled=True)
     decision = say(chat, "hello?", path="/checkout/error/payment")
@@ -260,12 +286,24 @@ def test_an_edit_in_admin_counts_from_the_next_message(chat):
     assert say(other, "operator").action != "handoff"
 
 
-def test_after_a_handoff_the_ai_stays_quiet(chat):
+def test_after_a_handoff_the_ai_stays_quiet_and_the_brief_takes_new_messages(chat):
     say(chat, "agent please")
     ai_before = Message.objects.filter(author="ai").count()
     decision = say(chat, "also, my order number is 1042")
     assert decision.action == Decision.Action.QUIET
     assert Message.objects.filter(author="ai").count() == ai_before
+    say(chat, "this is taking forever, I'm getting really annoyed", path="/shipments")
+    brief = Handoff.objects.get().brief
+    assert brief["wants"]["last_message"] == "this is taking forever, I'm getting really annoyed"
+    assert brief["wants"]["first_message"] == "agent please"
+    assert [m["body"] for m in brief["later"]] == [
+        "also, my order number is 1042",
+        "this is taking forever, I'm getting really annoyed",
+    ]
+    assert brief["customer_messages"] == 3
+    assert len(brief["sentiment"]["scores"]) == 3
+    assert brief["sentiment"]["trend"] == "worsening"
+    assert brief["pages"][-1] == "/shipments"
 
 
 @pytest.mark.parametrize(
