@@ -1,7 +1,8 @@
 """What the escalation rules notice in a customer's message.
 
 * ``wants_human``: an explicit request for a person, in many wordings, while a message
-  that only mentions people ("my manager wants a report", "our monitoring agent") is not.
+  that only mentions people ("my manager wants a report", "our monitoring agent", "a person
+  field", "do I have to talk to someone to close my account?") is not.
 * ``rejects_answer``: the customer says the last answer did not help.
 * ``sentiment``: VADER, extended with words customers use about software and with
   intensity cues, so "a bit clunky" is mildly negative and "a complete joke" strongly so.
@@ -26,31 +27,79 @@ _HUMAN_NOUN = (
     r"sales\s*(?:person|rep|team|side|people)?|support(?:\s+(?:person|staff|team|people|agent))?|"
     r"customer\s+(?:service|support|care)|engineer|technician|colleague\s+of\s+yours)"
 )
+# The people a customer asks for with a weak verb ("I need a …", "get me a …"), where the
+# word alone could also name a role, an account or our monitoring agent.
+_ASKED = (
+    r"(?:human(?:s|\s+being)?|person|agent|representative|operator|manager|supervisor|"
+    r"team\s*lead(?:er)?|staff(?:\s+member)?|"
+    r"some(?:one|body)(?:\s+(?:real|who\s+(?:actually\s+)?works)|(?=\s+from\b)))"
+)
 # "someone from billing", "anybody from your sales team"
 _FROM_TEAM = r"\s+from\s+(?:your\s+|the\s+)?\w+(?:\s+team)?"
 _REAL = (
     r"(?:(?:a|an|the|your|one\s+of\s+your|some|any|real|actual|live|proper|human|"
     r"flesh(?:\s+and\s+blood)?)\s+)*"
 )
+# Where what was said ends: the end of the message, punctuation or an emoji, but not a
+# hyphen or an apostrophe, which carry the word on ("human-readable", "person's").
+_END = r"\s*(?:$|[^\w\s'\u2019-])"
+# What follows the person, or the bot, in a request: the end, "please" or "now", where or
+# who they should be ("on this chat", "from billing", "who works there"), what they should
+# do ("to help me"), or the next clause ("or someone", "not a bot", "so I can ..."). A noun
+# or a participle after the word makes it a mention: "a person field", "a manager role",
+# "a supervisor account", "an agent installed", "machine learning", "the AI summary".
+_ASKED_FOR = (
+    rf"(?={_END}|\s+-|\s+(?:"
+    r"please|pls|plz|now|asap|as\s+soon|urgently|immediately|today|right\s+(?:now|away)|"
+    r"here|there|instead|again|already|any\s*more|thanks|thank|ty|available|around|online|"
+    rf"(?:on|in|into)\s+(?:this|the)\s+(?:chat|conversation|call|line|phone|case)|"
+    rf"(?:(?:on|in|into)\s+(?:this|here)|in)(?={_END})|in\s+your|at\s+your|from|"
+    r"who|that\s+(?:can|could|will|would|actually|really|knows?|works?|understands?)|"
+    r"to\s+(?:help|talk|speak|chat|look|check|call|ring|phone|contact|email|review|handle|"
+    r"sort|deal|explain|answer|assist|get|go|walk|take|fix|discuss)|about|regarding|"
+    r"for\s+(?:this|that|it|help|me|us|my|our)|with\s+(?:this|that|it|me|us|my|our)|"
+    rf"(?:and|or)\s+(?:{_REAL}{_HUMAN_NOUN}|not|now|i|we|please|whoever|something|anything)|"
+    r"but|because|cause|cos|cuz|so|since|if|not|rather|than|"
+    r"(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat|call|ask|reach)|"
+    r"can|could|just|let|give|get|put|connect|transfer"
+    r")\b)"
+)
+# People in the customer's own organisation, named after the word: "anyone on my team",
+# "people in my workspace", "a person in our contact list".
+_NOT_THEIRS = r"(?!\s+(?:else\s+)?(?:in|on|from|at|of|within)\s+(?:my|our)\b)"
+_BOT = r"(?:bot|robot|machine|ai|chatbot|automated)s?"
 
 _REQUEST_PATTERNS = [
     # "can I talk to a person", "I'd rather go through this with an actual person"
-    rf"\b(?:(?:talk|speak|chat|converse|deal)(?:ing)?|go(?:ing)?\s+through\s+this|"
-    rf"discuss(?:ing)?\s+(?:this|it))\s+(?:to|with)\s+{_REAL}{_HUMAN_NOUN}\b",
-    # "put me through to a supervisor", "transfer me to an agent", "escalate this to"
-    rf"\b(?:put|connect|transfer|pass|forward|escalate|hand|send|route|redirect)\s+"
-    rf"(?:me|us|this|my\s+\w+)?\s*(?:through|over|on)?\s*to\s+{_REAL}{_HUMAN_NOUN}\b",
+    rf"\b(?:(?:talk|speak|chat|converse)(?:ing)?|go(?:ing)?\s+through\s+this|"
+    rf"discuss(?:ing)?\s+(?:this|it))\s+(?:to|with)\s+{_REAL}{_HUMAN_NOUN}\b{_NOT_THEIRS}",
+    # "I'd rather deal with a human", not "how do I deal with people leaving the company"
+    rf"\bdeal(?:ing)?\s+with\s+{_REAL}{_HUMAN_NOUN}\b{_ASKED_FOR}{_NOT_THEIRS}",
+    # "put me through to a supervisor", "transfer me to an agent", "escalate to a manager";
+    # not a noun: "I made a transfer to someone"
+    r"(?<!\ba\s)(?<!\ban\s)(?<!\bthe\s)(?<!\bmy\s)(?<!\bour\s)(?<!\byour\s)(?<!\bany\s)"
+    r"(?<!\bbank\s)\b(?:put|connect|transfer|pass|forward|escalate|hand|send|route|redirect)"
+    rf"\s+(?:(?:me|us)\s+)?(?:(?:through|over|on)\s+)?to\s+{_REAL}{_HUMAN_NOUN}\b{_NOT_THEIRS}",
+    # "escalate this to a manager", "pass my case on to a human"; not "send my report to
+    # someone" or "forward this to someone else", which is the customer sharing a thing
+    r"\b(?:pass|forward|escalate|hand|send|route|redirect|transfer)\s+(?:this|it|my\s+(?:case|"
+    r"ticket|issue|question|request|query|problem|complaint|chat|conversation|enquiry|inquiry))"
+    rf"\s+(?:(?:through|over|on)\s+)?to\s+{_REAL}{_HUMAN_NOUN}\b(?!\s+else){_NOT_THEIRS}",
     # "I want to be transferred to a person", "can I be put through to a human?"
     rf"\b(?:be|get|being)\s+(?:transferred|put\s+through|connected|passed(?:\s+on)?|"
     rf"forwarded|escalated|routed|handed\s+over|sent\s+over)\s+to\s+{_REAL}{_HUMAN_NOUN}\b",
-    # "where can I reach a human?", "how do I contact a real person?"
+    # "where can I reach a human?", "how do I contact a real person?"; not "a person in my
+    # contact list"
     rf"\b(?:reach|contact|get\s+hold\s+of|get\s+through\s+to)\s+{_REAL}"
     rf"(?:human|person|agent|representative|operator|staff|someone\s+real|"
-    rf"support(?:\s+team)?|customer\s+(?:service|support|care))s?\b",
-    # "get me your manager", "please get your team lead on this chat", "give me a person"
-    rf"\b(?:get|give|gimme|bring|fetch|find|need|want)\s+(?:me\s+|us\s+)?{_REAL}"
-    rf"(?:human|person|agent|representative|operator|manager|supervisor|team\s*lead(?:er)?|"
-    rf"staff|someone\s+(?:real|who\s+(?:actually\s+)?works))\b",
+    rf"support(?:\s+team)?|customer\s+(?:service|support|care))s?\b{_NOT_THEIRS}",
+    # "get me your manager", "give us someone from billing", "find me a person who knows";
+    # the customer is who it is for, not "give a person access" or "find a person in a list"
+    rf"\b(?:get|give|gimme|bring|fetch|find)\s+(?:me|us)\s+{_REAL}(?:{_ASKED}|some(?:one|body))"
+    rf"\b{_ASKED_FOR}{_NOT_THEIRS}",
+    # "can I get a real person please", "please get your team lead on this chat";
+    # not "get a person added as admin" or "get an agent token"
+    rf"\b(?:get|bring|fetch)\s+{_REAL}{_ASKED}\b{_ASKED_FOR}{_NOT_THEIRS}",
     # "can someone from your sales side give me a ring", "could one of you call me"
     r"\b(?:can|could|would|will|please)\s+(?:someone|somebody|one\s+of\s+you|a\s+person|"
     r"an?\s+(?:agent|human)|a\s+member\s+of\s+(?:your\s+)?(?:staff|team|support)|"
@@ -73,16 +122,20 @@ _REQUEST_PATTERNS = [
     r"(?:human|person|agent|representative|staff|support\s+team|someone\s+real)\b",
     # "connect me with support", "put me in touch with your sales team"
     rf"\b(?:connect|put|get)\s+(?:me|us)\s+(?:in\s+touch\s+)?with\s+{_REAL}{_HUMAN_NOUN}\b",
-    # "can a human look at this?", "can I have a human look at my account"
+    # "can a human look at this?", "can I have a human look at my account", "could a person
+    # help me"; with the customer's case as the object, not "can an agent handle multiple
+    # sources" or "can a person review dashboards before they're published"
     r"\b(?:can|could|would|have|get|let)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?"
-    r"(?:human|person|agent|engineer)\s+(?:look|check|help|review|take|have\s+a\s+look|handle|"
-    r"deal)\b",
+    r"(?:human|person|agent|engineer)\s+(?:(?:look|check|help|review|handle|deal|sort|go)"
+    rf"(?:\s+(?:at|into|over|with|out|through))?(?={_END}|\s+(?:me|us|this|it|that|my|our)\b)|"
+    r"take\s+(?:a\s+look|over)|have\s+a\s+look)",
     # "is a human available?", "is there someone I can speak with?", "is anybody there?"
     rf"\b(?:is|are)\s+(?:there\s+)?{_REAL}(?:humans?|persons?|people|agents?|"
     rf"representatives?|staff|any(?:one|body)|some(?:one|body))"
     rf"(?:{_FROM_TEAM})?\s+(?:available|around|online|"
     rf"there|here|working\s+(?:there|here|today|now)|on\s+(?:this|the)\s+(?:chat|line)|"
-    rf"(?:i|we)\s+can\s+(?:talk|speak|chat))\b",
+    rf"(?:i|we)\s+can\s+(?:talk|speak|chat)|"
+    rf"who\s+(?:can|could)\s+(?:help|assist|talk|speak|chat))\b",
     # "can somebody from billing look at my account"
     rf"\b(?:can|could|would|will)\s+(?:some(?:one|body)|one\s+of\s+you){_FROM_TEAM}\s+"
     rf"(?:look|check|help|review|handle|call|contact|get\s+back)\b",
@@ -97,22 +150,36 @@ _REQUEST_PATTERNS = [
     r"\b(?:any|a)\s+(?:real\s+|actual\s+|live\s+)?(?:humans?|people|persons?|agents?)\s+"
     r"(?:around|available|online|there|here)\b",
     r"\b(?:any|some)(?:body|one)\s+(?:real|human|alive)\b",
+    # "I don't want to talk to a bot", not "we don't want the AI features enabled"
     r"\b(?:don'?t|do\s+not)\s+want\s+(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?"
-    r"(?:a|an|the|this|your)?\s*(?:bot|robot|machine|ai|chatbot)\b",
-    r"\b(?:call|ring|phone)\s+me\s+back\b|\bcall\s*back\b|\bcallback\b",
+    rf"(?:a|an|the|this|your)?\s*{_BOT}\b{_ASKED_FOR}",
+    # "call me back", "can I get a callback"; not "a callback URL"
+    r"\b(?:call|ring|phone)\s+me\s+back\b|\bcall\s*back\b(?!\s*(?:url|uri|function|handler|"
+    r"endpoint|method|hook|param))",
     # "is there a real human there", "are there any real humans on this chat", "are you a bot"
     r"\b(?:is|are)\s+(?:there|you|this)\s+(?:a|an|any)?\s*(?:real|actual|live)\s+"
-    r"(?:human|person|people|agent)s?\b",
-    r"\b(?:is|are)\s+(?:there|you)\s+(?:a|any)\s+(?:human|person|people)s?\b(?![\s-]*readable)",
-    r"\b(?:is\s+this|are\s+you)\s+(?:a|an|just\s+a)\s+(?:bot|robot|machine|ai)\b",
-    # "not the machine", "instead of a bot"
-    r"\b(?:not|instead\s+of|rather\s+than|no\s+more)\s+(?:a|an|the|this|your)?\s*"
-    r"(?:bot|robot|machine|ai|chatbot|automated)\b",
-    # "I want a human", "I'd like a real person", "need a person who actually works there"
-    r"\b(?:i|we)\s*(?:'d|would)?\s*(?:want|need|like|prefer|demand|request)\s+"
-    rf"(?:to\s+\w+\s+(?:to|with)\s+)?{_REAL}"
-    r"(?:human|person|agent|representative|operator|manager|supervisor)\b",
+    rf"(?:human|person|people|agent)s?\b{_ASKED_FOR}",
+    # "are you a human?", "is there a person I can talk to"; not "is there a person field"
+    # or "is there a human review step"
+    rf"\b(?:is|are)\s+(?:there|you)\s+(?:(?:a|any)\s+)?(?:human|person|people)s?\b{_ASKED_FOR}",
+    # "are you a bot?", "is this just a machine"; not "is this an AI feature"
+    rf"\b(?:is\s+this|are\s+you)\s+(?:a|an|just\s+a)\s+{_BOT}\b{_ASKED_FOR}",
+    # "am I talking to a bot?", "am I chatting with a real person"
+    r"\b(?:am\s+i|are\s+we)\s+(?:talking|speaking|chatting)\s+(?:to|with)\s+(?:a|an)\s+"
+    rf"(?:(?:real|actual|live)\s+)?(?:{_BOT}|human|person)\b{_ASKED_FOR}",
+    # "not the machine", "instead of a bot", "not talking to a bot anymore"; not "not the
+    # machine learning forecast"
+    r"\b(?:not|instead\s+of|rather\s+than|no\s+more)\s+"
+    r"(?:(?:talking|speaking|chatting)\s+(?:to|with)\s+)?(?:a|an|the|this|your)?\s*"
+    rf"{_BOT}\b{_ASKED_FOR}",
+    # "I want a human", "I'd like a real person", "need a person who actually works there";
+    # not "I want a manager role", "we need an agent installed", "I need a supervisor
+    # account"
+    r"\b(?:(?:i|we)\s*(?:'d|would)?\s*(?:like|prefer|demand|request)|want|wanna|need)\s+"
+    rf"(?:to\s+\w+\s+(?:to|with)\s+)?{_REAL}{_ASKED}\b{_ASKED_FOR}{_NOT_THEIRS}",
     r"\bperson\s+who\s+(?:actually\s+)?works\s+(?:there|here|at|for)\b",
+    # "agent please", "real person now"; not "I installed the agent now"
+    r"(?<!\bthe\s)(?<!\bour\s)(?<!\bmy\s)(?<!\byour\s)(?<!\btheir\s)"
     r"\b(?:human|real\s+person|live\s+(?:agent|person|chat)|agent)\s+(?:please|pls|plz|now|asap)\b",
 ]
 _REQUEST = [re.compile(p, re.IGNORECASE) for p in _REQUEST_PATTERNS]
@@ -130,6 +197,14 @@ _THEIR_PEOPLE = re.compile(
     r"\b(?:my|our|his|her|their|the\s+client'?s?|a\s+client'?s?)\s+(?:\w+\s+)?"
     r"(?:manager|boss|team(?:\s*lead)?|colleague|supervisor|support\s+team|agent|staff|"
     r"people|consultant|engineer|person)\b",
+    re.IGNORECASE,
+)
+# Asking whether a person is needed is not asking for one: "do I have to talk to someone to
+# close an account or can I do it in the app?", "should I contact support if ...". Read
+# just before the request.
+_WHETHER = re.compile(
+    r"\b(?:(?:do|does|will|would)\s+(?:i|we|you)\s+(?:have|need)\s+to|(?:must|should)\s+"
+    r"(?:i|we)|is\s+it\s+(?:necessary|required)\s+to)\s+$",
     re.IGNORECASE,
 )
 
@@ -150,13 +225,12 @@ def wants_human(text: str) -> bool:
     if _ALONE.match(text.strip()):
         return True
     for pattern in _REQUEST:
-        match = pattern.search(text)
-        if match is None:
-            continue
-        # "can my manager talk to ..." or "our support team wants to ..." are mentions.
-        their = _THEIR_PEOPLE.search(match.group(0))
-        if their is None:
-            return True
+        for match in pattern.finditer(text):
+            # "can my manager talk to ..." or "our support team wants to ..." are mentions,
+            # and "do I have to talk to someone ..." asks about a person, not for one.
+            mention = _THEIR_PEOPLE.search(match.group(0))
+            if mention is None and _WHETHER.search(text[: match.start()]) is None:
+                return True
     return False
 
 
