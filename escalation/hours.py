@@ -55,3 +55,31 @@ def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
             if opening <= local < closing:
                 return at  # open right now
     return None
+
+
+def after_working_time(team: Team, at: dt.datetime, span: dt.timedelta) -> dt.datetime:
+    """When ``span`` of the team's working time has passed from ``at``: a promise of "within
+    four hours" made at 16:30 on a Friday is kept on Monday, not at 20:30 that evening.
+
+    A team without hours works around the clock; past two weeks of hours the promise is
+    counted in plain time."""
+    hours = list(team.hours.all())
+    if not hours:
+        return at + span
+    zone = _zone(team)
+    local = at.astimezone(zone)
+    holidays = _holidays(team, local.date(), 15)
+    left = span
+    for offset in range(15):
+        day = local.date() + dt.timedelta(days=offset)
+        if day in holidays:
+            continue
+        for h in sorted((h for h in hours if h.weekday == day.weekday()), key=lambda h: h.opens):
+            start = max(dt.datetime.combine(day, h.opens, tzinfo=zone), local)
+            end = dt.datetime.combine(day, h.closes, tzinfo=zone)
+            if end <= start:
+                continue
+            if left <= end - start:
+                return start + left
+            left -= end - start
+    return at + span

@@ -727,7 +727,9 @@ def _status(
         status["back_text"] = _when(back, team)
         promised = back + dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS_AFTER_OPENING)
     else:
-        promised = now + dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS)
+        promised = hours.after_working_time(
+            team, now, dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS)
+        )
     status["promised_by"] = promised
     status["promised_text"] = _when(promised, team)
     return status

@@ -288,6 +288,24 @@ def test_with_nobody_online_the_conversation_waits_with_a_promise(demo_kb, billi
     assert "Ana from our Billing team has your conversation now" in last_line(conversation)
 
 
+def test_a_promise_made_late_on_a_friday_is_kept_in_working_hours(demo_kb, billing):
+    billing.timezone = "Europe/Berlin"
+    billing.save()
+    nine, five = dt.time(9), dt.time(17)
+    for day in range(5):
+        BusinessHours.objects.create(team=billing, weekday=day, opens=nine, closes=five)
+    factories.agent("ana", teams=["billing"], online=False)
+    friday_1630 = dt.datetime(2026, 11, 27, 15, 30, tzinfo=dt.UTC)
+    with time_machine.travel(friday_1630, tick=False):
+        conversation = waiting_customer(demo_kb)
+    # Open, but nobody online: four working hours are half an hour on Friday and three
+    # and a half on Monday.
+    assert Handoff.objects.get().promised_by == dt.datetime(
+        2026, 11, 30, 12, 30, tzinfo=berlin_zone()
+    )
+    assert "Monday 30 November at 12:30 p.m." in last_line(conversation)
+
+
 def test_a_reply_to_a_customer_who_left_goes_by_email_with_a_link_back(
     demo_kb, billing, client, settings
 ):
