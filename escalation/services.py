@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -884,11 +884,16 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     moved = 0
+    in_hand = [Handoff.Status.OFFERED, Handoff.Status.ANSWERED]
     overdue = Handoff.objects.filter(
-        status=Handoff.Status.OFFERED, answered_at__isnull=True
+        Q(status=Handoff.Status.OFFERED, answered_at__isnull=True)
+        # An agent deleted with conversations in hand leaves them with nobody: at once.
+        | Q(status__in=in_hand, agent__isnull=True)
     ).select_related("team")
     for candidate in overdue:
-        if candidate.offered_at + dt.timedelta(seconds=candidate.team.sla_seconds) > now:
+        orphaned = candidate.agent_id is None
+        deadline = dt.timedelta(seconds=candidate.team.sla_seconds)
+        if not orphaned and candidate.offered_at + deadline > now:
             continue
         with transaction.atomic():
             handoff = (
@@ -896,19 +901,23 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
                 .select_related("team", "agent__user", "conversation")
                 .get(pk=candidate.pk)
             )
-            if handoff.status != Handoff.Status.OFFERED or handoff.answered_at is not None:
-                continue
             late = handoff.agent
-            handoff.passed_over.add(late)
-            handoff.sla_misses += 1
+            if handoff.status not in in_hand or (
+                late is not None
+                and (handoff.status != Handoff.Status.OFFERED or handoff.answered_at is not None)
+            ):
+                continue
+            if late is not None:
+                handoff.passed_over.add(late)
+                handoff.sla_misses += 1
+                realtime.broadcast_on_commit(
+                    agent_group(late.pk), "agent.unassigned", handoff_id=handoff.pk
+                )
             handoff.agent = None
             handoff.status = Handoff.Status.WAITING
             handoff.offered_at = None
             handoff.joined_at = None
             handoff.save(update_fields=["sla_misses", "agent", "status", "offered_at", "joined_at"])
-            realtime.broadcast_on_commit(
-                agent_group(late.pk), "agent.unassigned", handoff_id=handoff.pk
-            )
             conversation = handoff.conversation
             _conversation_state(conversation, Conversation.State.QUEUED, team=handoff.team)
             chosen = _route(handoff)
@@ -922,7 +931,8 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             chat_services.system_message_post(
                 conversation=conversation,
                 body=render_to_string(
-                    "escalation/rerouted.txt", {"status": status, "again": chosen == late}
+                    "escalation/rerouted.txt",
+                    {"status": status, "again": chosen is not None and chosen == late},
                 ).strip(),
             )
             _announce_status(conversation, status)

@@ -150,6 +150,21 @@ def test_the_wait_estimate_learns_from_the_newest_conversations(demo_kb, billing
     assert selectors.handling_seconds(team=billing) == pytest.approx(4 * 60, rel=0.1)
 
 
+def test_a_deleted_agents_conversations_go_to_a_colleague(demo_kb, billing):
+    ana = factories.agent("ana", teams=["billing"], capacity=2)
+    offered = waiting_customer(demo_kb)
+    answered = waiting_customer(demo_kb)
+    agent_services.conversation_claim(conversation=answered, agent=ana)
+    ben = factories.agent("ben", teams=["billing"], capacity=2)
+    ana.user.delete()
+    assert services.sla_sweep() == 2
+    assert services.sla_sweep() == 0
+    for conversation in (offered, answered):
+        handoff = Handoff.objects.get(conversation=conversation)
+        assert handoff.agent == ben
+        assert "Ben" in last_line(conversation)
+
+
 def test_with_no_room_the_queue_is_ordered_by_priority_then_waiting_time(demo_kb, billing):
     factories.agent("ana", teams=["billing"], capacity=1)
     waiting_customer(demo_kb)  # Ana takes this one.
