@@ -29,6 +29,11 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [BusinessHoursInline]
     search_fields = ["name", "slug"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # The slug is the team's id in knowledge-base files, the API and every process's
+        # cached rules; a renamed team keeps it (its name is free to change).
+        return ["slug"] if obj is not None else []
+
 
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):

@@ -140,8 +140,11 @@ _lock = threading.Lock()
 
 
 def _fingerprint() -> tuple:
-    """Changes whenever a trigger is added, removed, edited, reordered or switched."""
-    return tuple(Trigger.objects.order_by("id").values_list("id", "updated_at", "enabled", "order"))
+    """Changes whenever a trigger is added, removed, edited, reordered or switched, or loses
+    its team (a deleted team leaves its triggers with none, without touching updated_at)."""
+    return tuple(
+        Trigger.objects.order_by("id").values_list("id", "updated_at", "enabled", "order", "team")
+    )
 
 
 def current_ruleset() -> Ruleset:

@@ -476,10 +476,14 @@ def _suggestions(reply: Reply) -> list[dict[str, str]]:
 
 
 def _team(slug: str) -> Team:
+    """The team a handoff goes to. One that no longer exists (deleted since the knowledge
+    base named it) hands over to General rather than to a new team nobody is in."""
     team = Team.objects.filter(slug=slug).first()
     if team is None:
+        if slug != rules.GENERAL_TEAM:
+            logger.warning("team %r does not exist; handing off to general instead", slug)
         team, _created = Team.objects.get_or_create(
-            slug=slug, defaults={"name": slug.replace("-", " ").title()}
+            slug=rules.GENERAL_TEAM, defaults={"name": _("General")}
         )
     return team
 

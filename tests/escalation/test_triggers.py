@@ -286,6 +286,26 @@ def test_an_edit_in_admin_counts_from_the_next_message(chat):
     assert say(other, "operator").action != "handoff"
 
 
+def test_a_deleted_team_hands_over_to_general_and_is_not_made_again(chat):
+    from escalation.models import Team
+
+    say(chat, "hello")  # the rules are compiled and cached with the trust team
+    Team.objects.get(slug="trust").delete()  # it never had a handoff, so it can go
+    decision = say(chat, "I'm going to call my lawyer")
+    assert (decision.action, decision.reason, decision.team.slug) == ("handoff", "risk", "general")
+    assert not Team.objects.filter(slug="trust").exists()
+
+
+def test_a_teams_slug_cannot_be_changed_in_admin_once_it_exists(admin_client, demo_kb):
+    from escalation.models import Team
+
+    adding = admin_client.get("/admin/escalation/team/add/").content.decode()
+    assert 'name="slug"' in adding
+    team = Team.objects.get(slug="billing")
+    editing = admin_client.get(f"/admin/escalation/team/{team.pk}/change/").content.decode()
+    assert 'name="slug"' not in editing and "billing" in editing
+
+
 def test_after_a_handoff_the_ai_stays_quiet_and_the_brief_takes_new_messages(chat):
     say(chat, "agent please")
     ai_before = Message.objects.filter(author="ai").count()
