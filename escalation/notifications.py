@@ -1,26 +1,83 @@
 """Announcing handoffs outside the console: Slack incoming webhooks and signed webhooks.
 
 Deliveries are rows written with the handoff and sent by Celery after commit, with
-retries and back-off; a slow or failing endpoint never delays the chat.
+retries and back-off: the customer is answered without waiting for an endpoint, and a
+failing one never fails the chat. One attempt holds a worker thread a few seconds at most.
 """
 
 import hashlib
 import hmac
 import json
+import logging
+import random
+import time
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from escalation.models import Delivery, Handoff, NotificationChannel, Team
 
+logger = logging.getLogger(__name__)
+
+# Just over TCP's 3-second retransmission window, as requests advises: a lost packet is
+# sent again before we give up, and a host that is down holds a worker thread no longer.
+# BATON_WEBHOOK_TIMEOUT is the time a connected endpoint gets to answer.
+CONNECT_TIMEOUT_SECONDS = 3.05
+# Retry n (from 0) waits between half and all of 5·2ⁿ seconds, capped at ten minutes.
+RETRY_FIRST_SECONDS = 5
+RETRY_LONGEST_SECONDS = 600
+
 
 class DeliveryFailed(Exception):
     """The endpoint did not take the notification; the task tries again later."""
+
+
+def retry_delay_seconds(*, retries: int) -> float:
+    """How long to wait before retry number ``retries + 1``.
+
+    Half of it is random so that deliveries that failed together (one endpoint's outage)
+    come back spread out; the other half keeps each wait longer than the one before, so a
+    failing endpoint is never tried again at once.
+    """
+    longest = min(RETRY_LONGEST_SECONDS, RETRY_FIRST_SECONDS * 2**retries)
+    return longest / 2 + random.uniform(0, longest / 2)
+
+
+def slack_escaped(text: Any) -> str:
+    """Text Slack shows as written: it reads ``&``, ``<`` and ``>`` as markup
+    (``<!channel>``, ``<url|label>``), so a visitor's words could otherwise ping a whole
+    channel or add a link of their own."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_line(text: Any) -> str:
+    # One line: a newline in a name could start a line that looks like Baton's own.
+    return slack_escaped(" ".join(str(text or "").split()))
+
+
+def slack_text(*, handoff: Handoff, event: str, url: str) -> str:
+    """The Slack message for a handoff event. Every value the template inserts is escaped
+    here, the customer's and ours alike; the template adds the only markup."""
+    who = handoff.brief.get("who", {})
+    last_message = handoff.brief.get("wants", {}).get("last_message", "")
+    context = {
+        "event": event,
+        "team": _slack_line(handoff.team.name),
+        "priority": handoff.priority,
+        "name": _slack_line(who.get("name", "")),
+        "tier": _slack_line(who.get("tier", "")),
+        "verified": bool(who.get("verified")),
+        "explanation": _slack_line(handoff.explanation),
+        # Every line quoted, so none of the customer's can pass for one of Baton's.
+        "quote": "\n".join(f"> {slack_escaped(line)}" for line in last_message.splitlines()),
+        "url": slack_escaped(url),
+    }
+    return render_to_string("escalation/slack.txt", context).strip()
 
 
 def _payload(handoff: Handoff, event: str) -> dict[str, Any]:
@@ -48,20 +105,11 @@ def _payload(handoff: Handoff, event: str) -> dict[str, Any]:
 def queue(*, handoff: Handoff, event: str) -> list[Delivery]:
     """Announce a handoff on every channel that covers its team, once per event."""
     payload = _payload(handoff, event)
-    slack_text = render_to_string(
-        "escalation/slack.txt",
-        {
-            "handoff": handoff,
-            "event": event,
-            "brief": payload["brief"],
-            "conversation": payload["conversation"],
-        },
-    ).strip()
     return queue_event(
         event=event,
         key=f"{event}:{handoff.pk}:{handoff.sla_misses}",
         payload=payload,
-        slack_text=slack_text,
+        slack_text=slack_text(handoff=handoff, event=event, url=payload["conversation"]["url"]),
         team=handoff.team,
     )
 
@@ -72,7 +120,8 @@ def queue_event(
     """Write one delivery per matching channel; each is sent once the transaction commits.
 
     Channels limited to teams hear only of their teams' events; events without a team
-    (alerts) go to every channel.
+    (alerts) go to every channel. ``slack_text`` is Slack markup: anything in it that a
+    customer wrote must have gone through ``slack_escaped``.
     """
     from escalation import tasks
 
@@ -92,7 +141,14 @@ def queue_event(
 
 
 def signature(secret: str, body: bytes) -> str:
+    """The first scheme, over the body alone, sent for receivers written for it. A captured
+    request verifies forever; ``timestamped_signature`` lets a receiver refuse a replay."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def timestamped_signature(secret: str, timestamp: str, body: bytes) -> str:
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def deliver(*, delivery_id: int) -> bool:
@@ -107,11 +163,30 @@ def deliver(*, delivery_id: int) -> bool:
         headers["X-Baton-Event"] = delivery.event
         headers["X-Baton-Delivery"] = str(delivery.pk)
         if channel.secret:
+            # Signed at each attempt: a retry carries a fresh timestamp.
+            timestamp = str(int(time.time()))
+            headers["X-Baton-Timestamp"] = timestamp
+            headers["X-Baton-Signature-V2"] = timestamped_signature(channel.secret, timestamp, body)
             headers["X-Baton-Signature"] = signature(channel.secret, body)
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+        else:
+            logger.warning(
+                "Webhook channel %r (id %s) has no signing secret: its requests are unsigned, "
+                "and its receiver cannot tell them from anyone else's.",
+                channel.name,
+                channel.pk,
+            )
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    answer_seconds = settings.BATON_WEBHOOK_TIMEOUT
     try:
         response = requests.post(
-            channel.url, data=body, headers=headers, timeout=settings.BATON_WEBHOOK_TIMEOUT
+            channel.url,
+            data=body,
+            headers=headers,
+            timeout=(min(CONNECT_TIMEOUT_SECONDS, answer_seconds), answer_seconds),
+            # A redirect is a failure the admin sees: followed, it would turn the POST into
+            # a GET without the body, or take the signed body to another address, and each
+            # hop would get its own time limits.
+            allow_redirects=False,
         )
     except requests.RequestException as error:
         Delivery.objects.filter(pk=delivery.pk).update(last_error=str(error)[:300])

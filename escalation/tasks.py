@@ -6,16 +6,19 @@ from escalation import notifications, services
 from escalation.models import Team
 
 
-@shared_task(
-    autoretry_for=(notifications.DeliveryFailed,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
-def delivery_send(delivery_id: int) -> None:
-    """Send one Slack or webhook notification; does nothing if it was sent already."""
-    notifications.deliver(delivery_id=delivery_id)
+@shared_task(bind=True, max_retries=8)
+def delivery_send(self, delivery_id: int) -> None:
+    """Send one Slack or webhook notification; does nothing if it was sent already.
+
+    A failed attempt is tried again later, each time after a longer wait (10 to 20 minutes
+    for all eight retries). The waits are ours, not Celery's retry_backoff: its full jitter
+    may retry at once, or sooner than the time before.
+    """
+    try:
+        notifications.deliver(delivery_id=delivery_id)
+    except notifications.DeliveryFailed as error:
+        wait = notifications.retry_delay_seconds(retries=self.request.retries)
+        raise self.retry(exc=error, countdown=wait) from error
 
 
 @shared_task
