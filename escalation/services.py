@@ -540,12 +540,7 @@ def handoff_start(
             handoff.offline = True
             handoff.promised_by = status["promised_by"]
             handoff.save(update_fields=["offline", "promised_by"])
-        if status["estimate_seconds"] is not None:
-            WaitEstimate.objects.create(
-                handoff=handoff,
-                position=status["position"],
-                estimated_seconds=status["estimate_seconds"],
-            )
+        _estimate_stored(handoff, status)
         chat_services.system_message_post(
             conversation=conversation,
             body=_transition_text(handoff, status, customer_text),
@@ -654,6 +649,7 @@ def team_dispatch(*, team: Team) -> int:
                 break
             moved += 1
             status = _status(handoff)
+            _estimate_stored(handoff, status)
             _announce_status(handoff.conversation, status)
             chat_services.system_message_post(
                 conversation=handoff.conversation,
@@ -665,6 +661,16 @@ def team_dispatch(*, team: Team) -> int:
 
 
 # Status and estimates ------------------------------------------------------------------
+
+
+def _estimate_stored(handoff: Handoff, status: dict[str, Any]) -> None:
+    """Keep the wait the customer is told, to be completed with the actual one."""
+    if status["estimate_seconds"] is not None:
+        WaitEstimate.objects.create(
+            handoff=handoff,
+            position=status["position"],
+            estimated_seconds=status["estimate_seconds"],
+        )
 
 
 class _TeamNow:
@@ -926,12 +932,7 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             _conversation_state(conversation, Conversation.State.QUEUED, team=handoff.team)
             chosen = _route(handoff)
             status = _status(handoff)
-            if status["estimate_seconds"] is not None:
-                WaitEstimate.objects.create(
-                    handoff=handoff,
-                    position=status["position"],
-                    estimated_seconds=status["estimate_seconds"],
-                )
+            _estimate_stored(handoff, status)
             chat_services.system_message_post(
                 conversation=conversation,
                 body=render_to_string(
