@@ -4,12 +4,14 @@ Parsing is separate from saving so that a broken batch is refused whole, with ev
 problem named by file and line, before anything is written.
 """
 
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from django.apps import apps
 from django.utils.translation import gettext as _
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -52,12 +54,37 @@ def article_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.md") if p.is_file())
 
 
+def _max_length(model: str, field_name: str) -> int:
+    """The model's limit, so that PostgreSQL never refuses a value this module let through."""
+    return apps.get_model(model)._meta.get_field(field_name).max_length
+
+
+def _too_long(path: Path, line: int, what: str, value: str, limit: int) -> Problem:
+    return Problem(
+        path,
+        line,
+        _("%(what)s is %(length)d characters long; at most %(limit)d fit.")
+        % {"what": what, "length": len(value), "limit": limit},
+    )
+
+
+def _item_lines(front_matter: str, key: str) -> list[int]:
+    """The file line of each item of a list under ``key`` (the front matter starts on line 2)."""
+    root = yaml.compose(front_matter, Loader=yaml.SafeLoader)
+    for key_node, value_node in getattr(root, "value", []):
+        if key_node.value == key and isinstance(value_node, yaml.SequenceNode):
+            return [item.start_mark.line + 2 for item in value_node.value]
+    return []
+
+
 def parse_file(path: Path) -> ParsedArticle:
     """One article, or ImportFailed naming the line of every problem found."""
+    # Editors on Windows save UTF-8 with a byte order mark; it is not part of the text.
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + 1
         raise ImportFailed([Problem(path, line, _("The file is not UTF-8 text."))]) from None
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
@@ -70,8 +97,9 @@ def parse_file(path: Path) -> ParsedArticle:
         raise ImportFailed(
             [Problem(path, 1, _("The front matter block is never closed by a --- line."))]
         ) from None
+    front_matter = "\n".join(lines[1:end])
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yaml.safe_load(front_matter) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
@@ -100,12 +128,18 @@ def parse_file(path: Path) -> ParsedArticle:
                 _('"slug" is required: lowercase letters, digits and dashes.'),
             )
         )
+    elif len(slug) > (limit := _max_length("chat.Article", "slug")):
+        problems.append(_too_long(path, line_of("slug"), '"slug"', slug, limit))
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.append(Problem(path, line_of("title"), _('"title" is required.')))
+    elif len(title.strip()) > (limit := _max_length("chat.Article", "title")):
+        problems.append(_too_long(path, line_of("title"), '"title"', title.strip(), limit))
     team = meta.get("team", "general")
     if not isinstance(team, str) or not SLUG.match(team):
         problems.append(Problem(path, line_of("team"), _('"team" must be a slug such as billing.')))
+    elif len(team) > (limit := _max_length("escalation.Team", "slug")):
+        problems.append(_too_long(path, line_of("team"), '"team"', team, limit))
     pages = meta.get("pages") or []
     if not isinstance(pages, list) or not all(
         isinstance(p, str) and p.startswith("/") for p in pages
@@ -123,6 +157,17 @@ def parse_file(path: Path) -> ParsedArticle:
         problems.append(
             Problem(path, line_of("questions"), _('"questions" must be a list of text lines.'))
         )
+    else:
+        limit = _max_length("chat.ExampleQuestion", "text")
+        lines_of_items = _item_lines(front_matter, "questions")
+        for number, question in enumerate(questions):
+            if len(question.strip()) > limit:
+                line = (
+                    lines_of_items[number]
+                    if len(lines_of_items) == len(questions)
+                    else line_of("questions")
+                )
+                problems.append(_too_long(path, line, _("A question"), question.strip(), limit))
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
         problems.append(

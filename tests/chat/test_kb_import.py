@@ -1,3 +1,4 @@
+import codecs
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,56 @@ def test_each_kind_of_mistake_is_explained(tmp_path, text, line, words):
         call_command("import_kb", str(tmp_path), "--no-progress")
     assert f"{path}:{line}:" in str(error.value)
     assert words in str(error.value)
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read_as_text(tmp_path):
+    text = GOOD.format(slug="tracking", title="Tracking").replace("\n", "\r\n")
+    (tmp_path / "a.md").write_bytes(codecs.BOM_UTF8 + text.encode())
+    call_command("import_kb", str(tmp_path), "--no-progress")
+    assert Article.objects.get().title == "Tracking"
+    # The mark is not counted as text: a bad byte is still reported on its own line.
+    bad = tmp_path / "b.md"
+    bad.write_bytes(codecs.BOM_UTF8 + b"---\nslug: ok\n\xe9\n---\n\nBody\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_kb", str(tmp_path), "--no-progress")
+    assert f"1 problem(s) to fix first.\n{bad}:3: The file is not UTF-8 text." in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "line", "words"),
+    [
+        (
+            f"slug: {'a' * 101}\ntitle: t\nteam: shipping",
+            2,
+            '"slug" is 101 characters long; at most 100',
+        ),
+        (
+            f"slug: ok\ntitle: {'T' * 201}\nteam: shipping",
+            3,
+            '"title" is 201 characters long; at most 200',
+        ),
+        (f"slug: ok\ntitle: t\nteam: {'s' * 51}", 4, '"team" is 51 characters long; at most 50'),
+        (
+            f"slug: ok\ntitle: t\nteam: shipping\nquestions:\n  - short\n  - {'q' * 501}",
+            7,
+            "A question is 501 characters long; at most 500",
+        ),
+    ],
+    ids=["slug", "title", "team", "question"],
+)
+def test_a_value_too_long_for_the_database_is_refused_naming_its_line(
+    tmp_path, front_matter, line, words
+):
+    """PostgreSQL would refuse it with a DataError naming neither file nor line."""
+    longest = f"slug: {'a' * 100}\ntitle: {'T' * 200}\nteam: {'s' * 50}\nquestions: [{'q' * 500}]"
+    write(tmp_path, "longest.md", f"---\n{longest}\n---\n\nBody.\n")
+    path = write(tmp_path, "long.md", f"---\n{front_matter}\n---\n\nBody.\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_kb", str(tmp_path), "--no-progress")
+    # The other file's values are as long as the columns allow: they are no problem.
+    assert f"1 problem(s) to fix first.\n{path}:{line}: {words} fit." in str(error.value)
+    assert not Article.objects.exists()
+    assert not Team.objects.filter(slug__in=["shipping", "s" * 50]).exists()
 
 
 def test_two_files_with_one_slug_are_refused(tmp_path):
