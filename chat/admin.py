@@ -12,11 +12,37 @@ from chat.models import (
     Message,
     PageVisit,
     Site,
+    origin_normalise,
 )
+
+
+class OriginsField(forms.CharField):
+    """Allowed origins, one per line, stored as browsers send them in the Origin header."""
+
+    def to_python(self, value) -> str:
+        origins: list[str] = []
+        errors: list[forms.ValidationError] = []
+        for line in (value or "").splitlines():
+            if line.strip():
+                try:
+                    origins.append(origin_normalise(line))
+                except forms.ValidationError as error:
+                    errors.append(error)
+        if errors:
+            raise forms.ValidationError(errors)
+        return "\n".join(dict.fromkeys(origins))
+
+
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = ["key", "name", "identity_secret", "allowed_origins", "product_names"]
+        field_classes = {"allowed_origins": OriginsField}
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    form = SiteForm
     list_display = ["name", "key", "created_at"]
     readonly_fields = ["created_at"]
 

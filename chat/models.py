@@ -1,8 +1,12 @@
 import hashlib
+import ipaddress
+import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +19,88 @@ def _new_identity_secret() -> str:
 def token_digest(token: str) -> str:
     """What we store of a secret a browser holds: a leaked table reveals no usable token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+
+
+def _valid_host(host: str) -> bool:
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return all(HOST_LABEL.match(label) for label in host.split("."))
+
+
+def origin_normalise(value: str) -> str:
+    """The origin spelled as browsers send it in the Origin header, or why it cannot be one.
+
+    Browsers write the scheme and host in lower case and leave out the default port and
+    any path, and the widget's checks compare exactly: ``https://Example.com:443/`` has
+    to be stored as ``https://example.com`` to ever match.
+    """
+    text = value.strip()
+    params = {"value": text}
+    if "://" not in text:
+        raise ValidationError(
+            _(
+                "“%(value)s” has no scheme: an origin starts with https:// or http://, "
+                "such as https://www.example.com."
+            ),
+            code="no_scheme",
+            params=params,
+        )
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValidationError(
+            _(
+                "“%(value)s” is not the origin of a web page: it must start with https:// "
+                "or http://."
+            ),
+            code="scheme",
+            params=params,
+        )
+    host = parts.hostname or ""
+    if "*" in host:
+        raise ValidationError(
+            _("“%(value)s”: wildcards are not supported; list each origin on its own line."),
+            code="wildcard",
+            params=params,
+        )
+    if not host.isascii():
+        raise ValidationError(
+            _(
+                "“%(value)s”: write an international domain name in its xn-- form, as "
+                "location.origin shows it in the browser console on that page."
+            ),
+            code="unicode_host",
+            params=params,
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0  # not a number, or beyond 65535; port 0 is no origin either
+    if not host or not _valid_host(host) or port == 0 or parts.username is not None:
+        raise ValidationError(
+            _("“%(value)s” is not an origin such as https://www.example.com."),
+            code="invalid",
+            params=params,
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    origin = f"{scheme}://{netloc}"
+    if parts.path not in {"", "/"} or "?" in text or "#" in text:
+        raise ValidationError(
+            _("“%(value)s” has a path or query, which an origin never has: write %(origin)s."),
+            code="path",
+            params={**params, "origin": origin},
+        )
+    return origin
 
 
 class Site(models.Model):
@@ -66,9 +152,20 @@ class Site(models.Model):
 
     @property
     def origins(self) -> list[str]:
-        return [
-            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
-        ]
+        """The allowed origins as browsers send them.
+
+        Entries saved before admin checked them are normalised here too; one that cannot
+        be an origin is left out, as it could never match and must not reach the
+        frame-ancestors header.
+        """
+        origins: list[str] = []
+        for line in self.allowed_origins.splitlines():
+            if line.strip():
+                try:
+                    origins.append(origin_normalise(line))
+                except ValidationError:
+                    continue
+        return list(dict.fromkeys(origins))
 
 
 class Contact(models.Model):

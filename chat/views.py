@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
@@ -103,7 +103,6 @@ def conversation_resume(request: HttpRequest, site_key: str, token: str) -> Http
 
 
 @require_GET
-@cache_control(max_age=300)
 def widget_config(request: HttpRequest, site_key: str) -> JsonResponse:
     """What the loader script needs before it draws the launcher on the host page."""
     site = _site_or_404(site_key)
@@ -115,6 +114,8 @@ def widget_config(request: HttpRequest, site_key: str) -> JsonResponse:
             {"error": _("This page's origin is not allowed for this site; add it in admin.")},
             status=403,
         )
+        # Never kept: the page must work as soon as its origin is added in admin.
+        add_never_cache_headers(response)
     else:
         response = JsonResponse(
             {
@@ -123,6 +124,7 @@ def widget_config(request: HttpRequest, site_key: str) -> JsonResponse:
                 "site_name": site.name,
             }
         )
+        patch_cache_control(response, max_age=300)
     if origin:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin, Accept-Language"

@@ -1,9 +1,10 @@
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
 
 from chat import services
-from chat.models import Article
+from chat.models import Article, Site
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +43,78 @@ def test_the_loader_config_explains_a_refused_origin(client, site):
     response = client.get("/widget/acme/config.json", HTTP_ORIGIN="https://evil.example")
     assert response.status_code == 403
     assert "not allowed" in response.json()["error"]
+
+
+def test_a_refused_origin_is_not_cached_so_adding_it_in_admin_works_at_once(client, site):
+    refused = client.get("/widget/acme/config.json", HTTP_ORIGIN="https://shop.acme.example")
+    assert refused.status_code == 403
+    assert "no-store" in refused["Cache-Control"]
+    assert "max-age=300" not in refused["Cache-Control"]
+    site.allowed_origins += "\nhttps://shop.acme.example"
+    site.save()
+    allowed = client.get("/widget/acme/config.json", HTTP_ORIGIN="https://shop.acme.example")
+    assert allowed.status_code == 200
+    assert allowed["Cache-Control"] == "max-age=300"
+
+
+def add_site(admin_client, allowed_origins: str):
+    return admin_client.post(
+        "/admin/chat/site/add/",
+        {
+            "key": "shop",
+            "name": "Shop",
+            "identity_secret": "s" * 32,
+            "allowed_origins": allowed_origins,
+            "product_names": "",
+        },
+    )
+
+
+def test_origins_typed_in_admin_are_saved_as_browsers_send_them(admin_client, client):
+    response = add_site(
+        admin_client,
+        "HTTPS://WWW.Shop.example:443/\n\n  http://shop.example:8080  \nhttps://www.shop.example",
+    )
+    assert response.status_code == 302
+    assert Site.objects.get(key="shop").allowed_origins == (
+        "https://www.shop.example\nhttp://shop.example:8080"
+    )
+    config = client.get("/widget/shop/config.json", HTTP_ORIGIN="https://www.shop.example")
+    assert config.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("www.shop.example", "“www.shop.example” has no scheme: an origin starts with https://"),
+        (
+            "https://www.shop.example/pricing",
+            "has a path or query, which an origin never has: write https://www.shop.example.",
+        ),
+        ("https://www.shop.example/?ref=mail", "has a path or query"),
+        ("ftp://files.shop.example", "must start with https:// or http://"),
+        ("https://*.shop.example", "wildcards are not supported"),
+        ("https://www.shop.example:80443", "is not an origin such as https://www.example.com"),
+    ],
+    ids=["no scheme", "path", "query", "not a web page", "wildcard", "bad port"],
+)
+def test_admin_refuses_an_entry_that_cannot_be_an_origin(admin_client, entry, message):
+    response = add_site(admin_client, f"https://shop.example\n{entry}")
+    assert response.status_code == 200
+    assert message in unescape(response.content.decode())
+    assert not Site.objects.filter(key="shop").exists()
+
+
+def test_origins_saved_before_they_were_checked_are_matched_as_browsers_send_them(client, site):
+    site.allowed_origins = (
+        "https://WWW.Acme.example:443/\nwww.acme.example\nhttps://x; script-src *"
+    )
+    site.save()
+    config = client.get("/widget/acme/config.json", HTTP_ORIGIN="https://www.acme.example")
+    assert config.status_code == 200
+    # What can never match is left out of the header, where it could only do harm.
+    policy = client.get("/widget/acme/")["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://www.acme.example;" in policy
 
 
 def test_the_widget_speaks_the_visitor_s_language(client, site):
