@@ -6,6 +6,7 @@ on a unix socket, both under ``var/``. Production sets ``DATABASE_URL``, ``REDIS
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +45,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _embedded_secret_key()
 
+# The address customers and agents reach Baton at; used in emails and the embed snippet.
+PUBLIC_URL = env_url("PUBLIC_URL", "http://localhost:8000", schemes={"http", "https"}).rstrip("/")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 for origin in CSRF_TRUSTED_ORIGINS:
@@ -51,9 +55,34 @@ for origin in CSRF_TRUSTED_ORIGINS:
         raise ImproperlyConfigured(
             f"CSRF_TRUSTED_ORIGINS entries must start with http:// or https://; got {origin!r}."
         )
+if "PUBLIC_URL" in os.environ:
+    # A proxy that ends TLS shows Baton http://host while the browser posts its forms from
+    # https://host; the address Baton was told it has is its own, so forms from it are too.
+    public = urlsplit(PUBLIC_URL)
+    try:
+        public_port = public.port
+    except ValueError:
+        raise ImproperlyConfigured(f"PUBLIC_URL has an invalid port: {PUBLIC_URL!r}.") from None
+    public_host = f"[{public.hostname}]" if ":" in public.hostname else public.hostname
+    if public_port not in {None, {"http": 80, "https": 443}[public.scheme]}:
+        public_host = f"{public_host}:{public_port}"
+    CSRF_TRUSTED_ORIGINS.append(f"{public.scheme}://{public_host}")
 
-# The address customers and agents reach Baton at; used in emails and the embed snippet.
-PUBLIC_URL = env_url("PUBLIC_URL", "http://localhost:8000", schemes={"http", "https"}).rstrip("/")
+# Off by default: only a proxy that always sets this header (so that no client can send it
+# through) may tell Baton that the browser's request was https (docs/deployment.md).
+proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
+if proxy_ssl_header:
+    header_name, _colon, header_value = proxy_ssl_header.partition(":")
+    header_name, header_value = header_name.strip(), header_value.strip() or "https"
+    if not re.fullmatch(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", header_name) or not re.fullmatch(
+        r"[A-Za-z0-9._~-]+", header_value
+    ):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must name the header your proxy sets, such as "
+            "X-Forwarded-Proto, optionally with the value that means https "
+            f"(X-Forwarded-Ssl: on); got {proxy_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + header_name.upper().replace("-", "_"), header_value)
 
 INSTALLED_APPS = [
     "daphne",
