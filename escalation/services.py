@@ -595,6 +595,15 @@ def _route(handoff: Handoff) -> Agent | None:
     team = handoff.team
     if not hours.is_open(team, timezone.now()):
         return None
+    # Two handoffs routed at once must not both take an agent's last free place: the
+    # team's online agents are locked before their loads are read (in id order, so
+    # routings that share agents wait for each other instead of deadlocking).
+    list(
+        Agent.objects.filter(teams=team, presence=Agent.Presence.ONLINE)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )
     passed_over = set(handoff.passed_over.values_list("pk", flat=True))
     with_room = [a for a in selectors.agents_available(team=team) if a.load < a.capacity]
     # Whoever let this conversation pass is skipped while someone else can take it. When

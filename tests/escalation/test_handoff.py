@@ -2,11 +2,13 @@
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
@@ -16,6 +18,7 @@ from chat.models import Contact, Conversation, Message, Site
 from escalation import hours, services
 from escalation.models import BusinessHours, Handoff, Holiday, Team, WaitEstimate
 from tests import factories
+from tests.conftest import in_thread
 from tests.factories import say
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,6 +166,38 @@ def test_a_deleted_agents_conversations_go_to_a_colleague(demo_kb, billing):
         handoff = Handoff.objects.get(conversation=conversation)
         assert handoff.agent == ben
         assert "Ben" in last_line(conversation)
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite routes one handoff at a time anyway"
+)
+def test_two_handoffs_at_once_do_not_both_take_an_agents_last_place(demo_kb, billing):
+    ana = factories.agent("ana", teams=["billing"], capacity=1)
+    first = factories.conversation(on=demo_kb, path="/settings/billing")
+    second = factories.conversation(on=demo_kb, path="/settings/billing")
+    say(second, "where are my invoices?", path="/settings/billing")
+    holding, routed = threading.Event(), threading.Event()
+
+    def route_the_first() -> None:
+        # Another worker's routing: it holds Ana while it gives her the first customer.
+        with transaction.atomic():
+            Agent.objects.select_for_update().get(pk=ana.pk)
+            holding.set()
+            assert routed.wait(1) is False  # the second routing waits for Ana meanwhile
+            handoff = Handoff.objects.create(
+                conversation=first, team=billing, reason="explicit_request"
+            )
+            Handoff.objects.filter(pk=handoff.pk).update(agent=ana, status="offered")
+
+    worker = threading.Thread(target=in_thread, args=(route_the_first,))
+    worker.start()
+    assert holding.wait(10)
+    in_thread(say, second, "can I talk to someone in billing?")
+    routed.set()
+    worker.join()
+    # Ana had room for one: the second customer waits for her instead of being offered
+    # to her as well.
+    assert Handoff.objects.get(conversation=second).status == "waiting"
 
 
 def test_with_no_room_the_queue_is_ordered_by_priority_then_waiting_time(demo_kb, billing):
