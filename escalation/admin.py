@@ -52,9 +52,28 @@ class TryForm(forms.Form):
     tier = forms.CharField(
         label=_("Verified tier"), required=False, help_text=_("Such as pro, enterprise, vip.")
     )
+    attributes = forms.CharField(
+        label=_("Verified attributes"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Optional: one key=value per line, such as plan=scale."),
+    )
     page = forms.CharField(
         label=_("Page"), required=False, initial="/", help_text=_("The URL path, such as /pricing.")
     )
+
+    def clean_attributes(self) -> dict[str, str]:
+        attributes = {}
+        for number, line in enumerate(self.cleaned_data["attributes"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, equals, value = line.partition("=")
+            if not equals or not key.strip():
+                raise forms.ValidationError(
+                    _("Line %(number)d is not key=value.") % {"number": number}
+                )
+            attributes[key.strip()] = value.strip()
+        return attributes
 
     def clean_page(self) -> str:
         page = self.cleaned_data["page"].strip() or "/"
@@ -98,6 +117,7 @@ class TriggerAdmin(admin.ModelAdmin):
             steps = simulate(
                 messages=[*filter(None, earlier), form.cleaned_data["message"].strip()],
                 tier=form.cleaned_data["tier"].strip().lower(),
+                attributes=form.cleaned_data["attributes"],
                 page_path=form.cleaned_data["page"],
             )
         context = {

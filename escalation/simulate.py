@@ -33,7 +33,9 @@ def simulate(
     answered_topic = False
     steps: list[Step] = []
     for text in messages:
-        reply = responder.answer(
+        # What the rules decide on: the article and its confidence. An LLM would only word
+        # the answer, at the cost of a request per line typed here.
+        reply = responder.find(
             Query(
                 text=text,
                 page_path=page_path,

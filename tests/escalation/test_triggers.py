@@ -363,6 +363,39 @@ def test_the_try_it_page_shows_which_rule_fires_and_why(admin_client, demo_kb):
     assert "The customer asked for a person." in content
 
 
+def test_the_try_it_page_reads_verified_attributes(admin_client, demo_kb):
+    Trigger.objects.filter(kind="tier").update(values="plan=scale")
+    fields = {"earlier": "", "message": "hmm, this is a bit annoying", "tier": "", "page": "/"}
+    plain = admin_client.post("/admin/escalation/trigger/try/", fields).content.decode()
+    assert "Enterprise and VIP customers" not in plain
+    scale = admin_client.post(
+        "/admin/escalation/trigger/try/", {**fields, "attributes": "plan=scale"}
+    ).content.decode()
+    assert "Enterprise and VIP customers" in scale
+    broken = admin_client.post(
+        "/admin/escalation/trigger/try/", {**fields, "attributes": "plan scale"}
+    ).content.decode()
+    assert "Line 1 is not key=value." in broken
+
+
+def test_the_try_it_page_never_asks_an_llm(admin_client, demo_kb, settings):
+    from tests.llm_stub import StubLLM
+
+    stub = StubLLM()
+    settings.BATON_RESPONDER = "llm"
+    settings.BATON_LLM_BASE_URL = stub.base_url
+    settings.BATON_LLM_MODEL = "stub-1"
+    try:
+        response = admin_client.post(
+            "/admin/escalation/trigger/try/",
+            {"earlier": "", "message": "how do I turn on the returns portal?", "page": "/"},
+        )
+        assert "returns" in response.content.decode()
+        assert stub.requests == []
+    finally:
+        stub.close()
+
+
 @pytest.fixture
 def queued_tasks():
     """Tasks go to the real broker (Redis) and wait there: no worker runs in this test. The
