@@ -241,6 +241,9 @@ class Trigger(models.Model):
         if kind == self.Kind.SENTIMENT:
             if self.threshold is None or not -1 <= self.threshold <= 0:
                 need("threshold", _("Sentiment needs a level between -1 and 0."))
+            elif self.threshold == 0:
+                # A neutral message scores 0: every plain question would go to a person.
+                need("threshold", _("A level of 0 would hand off every neutral message."))
             if self.trend_threshold is not None and not -1 <= self.trend_threshold <= 0:
                 need("trend_threshold", _("The trend level must be between -1 and 0."))
         if kind in {self.Kind.LOW_CONFIDENCE, self.Kind.TOPIC} and (
@@ -264,6 +267,9 @@ class Trigger(models.Model):
             for line in self.value_lines():
                 if "=" in line and not line.split("=", 1)[0].strip():
                     need("values", _("%(line)s has no attribute name before =.") % {"line": line})
+                elif "=" in line and not line.split("=", 1)[1].strip():
+                    # It would match every verified customer who lacks the attribute.
+                    need("values", _("%(line)s has no value after =.") % {"line": line})
         if errors:
             raise ValidationError(errors)
 

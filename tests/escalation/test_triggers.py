@@ -113,6 +113,18 @@ def test_a_mood_falling_across_two_messages_hands_off(chat):
     assert decision.reason == "sentiment"
 
 
+def test_a_mood_falling_below_the_trend_line_hands_off_though_neither_message_is_strong(
+    chat,
+):
+    disappointed = "the labels print blank, I am disappointed"  # about -0.48: not strong
+    alone = factories.conversation(on=chat.site)
+    assert say(alone, disappointed).action != "handoff"
+    say(chat, "the tracking page is a little confusing", path="/shipments")  # about -0.18
+    decision = say(chat, disappointed)
+    assert (decision.action, decision.reason) == ("handoff", "sentiment")
+    assert decision.explanation.startswith("Mood falling")
+
+
 def test_enterprise_customers_get_a_person_on_any_negative_note(demo_kb):
     chat = chat_for(demo_kb, tier="enterprise")
     answered = say(chat, "how do I print a label?", path="/shipments/new")
@@ -332,6 +344,8 @@ def test_after_a_handoff_the_ai_stays_quiet_and_the_brief_takes_new_messages(cha
         ({"kind": "phrases", "phrases": ""}, "phrases", "at least one phrase"),
         ({"kind": "phrases", "phrases": "fine\n/(unclosed/"}, "phrases", "Line 2 is not"),
         ({"kind": "sentiment", "threshold": 0.5}, "threshold", "between -1 and 0"),
+        ({"kind": "sentiment", "threshold": 0}, "threshold", "every neutral message"),
+        ({"kind": "tier", "values": "vip\nplan="}, "values", "no value after ="),
         ({"kind": "low_confidence", "threshold": 2, "count": 2}, "threshold", "between 0 and 1"),
         ({"kind": "turn_count"}, "count", "at least 1"),
         ({"kind": "tier", "values": ""}, "values", "at least one"),
