@@ -956,6 +956,10 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
     return moved
 
 
+# How long after its idle time a quiet conversation is still handed off.
+IDLE_LOOK_BACK = dt.timedelta(hours=1)
+
+
 def idle_sweep(*, now: dt.datetime | None = None) -> int:
     """Hand off conversations where the AI asked the customer something and heard nothing
     back for the idle trigger's time. Does nothing while no idle trigger is enabled."""
@@ -966,7 +970,14 @@ def idle_sweep(*, now: dt.datetime | None = None) -> int:
     trigger = idle[0]
     cutoff = now - dt.timedelta(seconds=trigger.count or 600)
     moved = 0
-    stale = Conversation.objects.filter(state=Conversation.State.AI, updated_at__lt=cutoff)
+    # Those that went quiet lately, newest first: the sweep runs every few seconds, so each
+    # is looked at soon after its time is up. One quiet for hours (the rule was off, or
+    # the customer is long gone) is not handed to a person now.
+    stale = Conversation.objects.filter(
+        state=Conversation.State.AI,
+        updated_at__lt=cutoff,
+        updated_at__gte=cutoff - IDLE_LOOK_BACK,
+    ).order_by("-updated_at")
     for conversation in stale.select_related("topic__team")[:200]:
         last = conversation.messages.order_by("-seq").first()
         if last is None or last.author != Message.Author.AI or last.created_at >= cutoff:

@@ -276,6 +276,11 @@ def test_a_customer_who_went_quiet_after_a_question_is_handed_off_when_enabled(c
     chat.refresh_from_db()
     assert chat.state == Conversation.State.QUEUED
     assert Handoff.objects.get().reason == "idle"
+    # One that went quiet hours ago (the rule was off then) is not handed off now.
+    other = factories.conversation(on=chat.site)
+    say(other, "can you recommend a good accountant in Leeds")
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=2), tick=False):
+        assert services.idle_sweep() == 0
 
 
 def test_rules_run_in_order_and_the_first_that_fires_decides(chat):
