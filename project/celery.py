@@ -14,9 +14,16 @@ app.autodiscover_tasks()
 
 
 @worker_ready.connect
-def warm_up(**kwargs) -> None:
-    """Build the knowledge-base index before the first customer waits for it."""
+def warm_up(sender=None, **kwargs) -> None:
+    """Build the knowledge-base index before the first customer waits for it (in workers
+    that answer customers: a notifications worker never needs it)."""
+    from django.conf import settings
+
     from chat.responder.local import get_index
+
+    consuming = sender.app.amqp.queues.consume_from if sender is not None else None
+    if consuming and settings.CELERY_TASK_DEFAULT_QUEUE not in consuming:
+        return
 
     try:
         get_index()

@@ -20,6 +20,8 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
+from project.queues import DEFAULT_QUEUE, notifications_queue
+
 
 class StackError(RuntimeError):
     pass
@@ -128,6 +130,32 @@ class Stack:
         """The Celery node name of worker process ``number`` (from 1), before "@host"."""
         return f"worker{number}-{self.port}"
 
+    @property
+    def notifications_worker_name(self) -> str:
+        return f"notifications-{self.port}"
+
+    def _worker_args(self, hostname: str, queue: str, threads: int, *extra: str) -> list[str]:
+        return [
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "worker",
+            *extra,
+            "--queues",
+            queue,
+            "--hostname",
+            f"{hostname}@%h",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(threads),
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+
     def _environment(self) -> dict[str, str]:
         return {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
 
@@ -170,33 +198,29 @@ class Stack:
                 self.processes["redis"] = redis
         self._spawn_web()
         beat_schedule = (var_dir or Path(".")) / f"celerybeat-{self.port}"
+        queues = self._queues()
         for number in range(1, self.worker_processes + 1):
             # Beat runs in the first worker only: every sweep is scheduled once.
             beat = ["--beat", "--schedule", str(beat_schedule)] if number == 1 else []
             self._spawn(
                 "worker" if number == 1 else f"worker-{number}",
-                [
-                    "-m",
-                    "celery",
-                    "-A",
-                    "project",
-                    "worker",
-                    *beat,
-                    "--hostname",
-                    f"{self.worker_name(number)}@%h",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    str(self.worker_concurrency),
-                    "--loglevel",
-                    "INFO",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
+                self._worker_args(
+                    self.worker_name(number), queues["chat"], self.worker_concurrency, *beat
+                ),
             )
+        # Deliveries to Slack and webhooks wait on other servers: a worker of their own.
+        self._spawn(
+            "notifications",
+            self._worker_args(self.notifications_worker_name, queues["notifications"], 4),
+        )
         for name, args in self.extra.items():
             self._spawn(name, args)
         self.wait_until_healthy()
+
+    def _queues(self) -> dict[str, str]:
+        """The Celery queues the workers take, for the CELERY_QUEUE the stack runs with."""
+        chat = self._environment().get("CELERY_QUEUE") or DEFAULT_QUEUE
+        return {"chat": chat, "notifications": notifications_queue(chat)}
 
     def wait_until_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from project.env import env_bool, env_float, env_int, env_list, env_str, env_url, installed
+from project.queues import DEFAULT_QUEUE, notifications_queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BATON_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -228,7 +230,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = 200 if DATABASES["default"]["CONN_MAX_AGE"] else None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "baton")
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", DEFAULT_QUEUE)
+# Slack and webhook deliveries wait on other people's servers: they have a queue of their
+# own, worked by a worker of their own (`manage.py serve` starts one; docs/deployment.md),
+# so a slow endpoint never holds a thread that a customer's answer needs. A worker started
+# without -Q works both queues.
+BATON_NOTIFICATIONS_QUEUE = notifications_queue(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(BATON_NOTIFICATIONS_QUEUE))
+CELERY_TASK_ROUTES = {"escalation.tasks.delivery_send": {"queue": BATON_NOTIFICATIONS_QUEUE}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Worker processes that `manage.py serve` starts (beat runs in the first). A worker is
 # bound to one core by Python's GIL, and each holds its own copy of the language model

@@ -13,6 +13,7 @@ from django.db import connection
 
 from project.celery import app as celery_app
 from project.embedded import Stack, free_port
+from project.queues import notifications_queue
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _workers_idle(stack: Stack) -> bool:
     names = [
         f"{stack.worker_name(number)}@{socket.gethostname()}"
         for number in range(1, stack.worker_processes + 1)
-    ]
+    ] + [f"{stack.notifications_worker_name}@{socket.gethostname()}"]
     inspect = celery_app.control.inspect(destination=names, timeout=2, limit=len(names))
     for replies in (inspect.active(), inspect.reserved()):
         if not replies or len(replies) < len(names) or any(replies.values()):
@@ -97,4 +98,5 @@ def _workers_idle(stack: Stack) -> bool:
     # The stack's own queue: a stack started with another CELERY_QUEUE works from that one.
     queue = stack.env["CELERY_QUEUE"]
     with celery_app.connection_for_read() as connection:
-        return connection.default_channel.client.llen(queue) == 0
+        client = connection.default_channel.client
+        return client.llen(queue) == 0 and client.llen(notifications_queue(queue)) == 0
