@@ -12,6 +12,7 @@ from escalation.models import (
     Handoff,
     Holiday,
     NotificationChannel,
+    ReplyEmail,
     Team,
     Trigger,
 )
@@ -162,6 +163,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "channel", "event", "attempts", "delivered_at", "last_error"]
     list_filter = ["channel", "event"]
     readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ReplyEmail)
+class ReplyEmailAdmin(admin.ModelAdmin):
+    """Agents' replies emailed to customers who had left: what was sent, and what failed."""
+
+    list_display = ["message", "to", "sent_at", "attempts", "last_error"]
+    list_filter = ["sent_at"]
+    readonly_fields = [f.name for f in ReplyEmail._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -6,6 +6,7 @@ once it is committed (broadcasts, tasks, notifications).
 
 import datetime as dt
 import logging
+import smtplib
 import zoneinfo
 from dataclasses import dataclass
 from functools import cached_property
@@ -1096,7 +1097,12 @@ def reply_email_send(*, message_id: int) -> bool:
     )
     email.attach_alternative(render_to_string("escalation/email/reply.html", context), "text/html")
     ReplyEmail.objects.filter(pk=record.pk).update(attempts=record.attempts + 1)
-    email.send()
+    try:
+        email.send()
+    except (smtplib.SMTPException, OSError) as error:
+        # Kept for the admin to see (Escalation → Reply emails); the task tries again.
+        ReplyEmail.objects.filter(pk=record.pk).update(last_error=str(error)[:300])
+        raise
     ReplyEmail.objects.filter(pk=record.pk).update(sent_at=timezone.now(), last_error="")
     return True
 

@@ -16,7 +16,14 @@ from agents.models import Agent
 from chat import presence
 from chat.models import Contact, Conversation, Message, Site
 from escalation import hours, services
-from escalation.models import BusinessHours, Handoff, Holiday, Team, WaitEstimate
+from escalation.models import (
+    BusinessHours,
+    Handoff,
+    Holiday,
+    ReplyEmail,
+    Team,
+    WaitEstimate,
+)
 from tests import factories
 from tests.conftest import in_thread
 from tests.factories import say
@@ -381,6 +388,34 @@ def test_a_reply_to_a_customer_who_left_goes_by_email_with_a_link_back(
     message = Message.objects.get(author="agent")
     assert services.reply_email_send(message_id=message.pk) is False
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.task_failures_expected("escalation.tasks.reply_email_send")
+def test_a_reply_email_that_fails_shows_why_in_admin_and_goes_out_later(
+    demo_kb, billing, settings, admin_client
+):
+    from project.embedded import free_port
+
+    settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    factories.agent("ana", teams=["billing"], online=False)
+    conversation = waiting_customer(demo_kb)
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    agent_services.agent_message_post(
+        conversation=conversation, agent=Agent.objects.get(user__username="ana"), body="Fixed."
+    )
+    record = ReplyEmail.objects.get()
+    assert record.sent_at is None and record.attempts >= 1
+    assert "refused" in record.last_error.lower()
+    listing = admin_client.get("/admin/escalation/replyemail/").content.decode()
+    assert "sam@example.com" in listing and record.last_error in listing
+    # The mail server is back: the next try sends it, and the error is gone.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert services.reply_email_send(message_id=record.message_id) is True
+    record.refresh_from_db()
+    assert record.sent_at is not None and record.last_error == ""
+    assert [m.to for m in mail.outbox] == [["sam@example.com"]]
 
 
 def test_a_reply_the_open_widget_already_showed_is_not_emailed(demo_kb, billing, settings):
