@@ -1,5 +1,7 @@
 """The AI responder: one interface, ``answer(query) -> Reply``, whatever engine is behind it."""
 
+from typing import Any
+
 from django.conf import settings
 
 from chat.models import Conversation, Message
@@ -18,10 +20,23 @@ def get_responder() -> LocalResponder:
     return LocalResponder()
 
 
+def _facts(context: Any) -> tuple[tuple[str, str | int | float | bool], ...]:
+    """The host page's facts as the widget checked them (chat.frames.context): anything
+    else in the field, put there by other means, is left out."""
+    if not isinstance(context, dict):
+        return ()
+    return tuple(
+        (key, value)
+        for key, value in context.items()
+        if isinstance(key, str) and isinstance(value, str | int | float | bool)
+    )
+
+
 def query_for(
     *, conversation: Conversation, message: Message, previous_text: str | None = None
 ) -> Query:
-    """The question as the responder sees it: words, page, and what was just discussed.
+    """The question as the responder sees it: words, page, what the host page said about
+    the customer (Baton.setContext), and what was just discussed.
 
     ``previous_text``: the customer's message before this one ("" for none), when the
     caller has read it already.
@@ -38,6 +53,8 @@ def query_for(
     return Query(
         text=message.body,
         page_path=page.path if page else "",
+        page_title=page.title if page else "",
+        facts=_facts(conversation.context),
         topic_slug=conversation.topic.slug if conversation.topic else "",
         previous_text=previous or "",
         company=conversation.site.name,

@@ -24,6 +24,12 @@ class Query:
 
     text: str
     page_path: str = ""
+    # The page's title and the host page's facts are for responders that write their own
+    # words; the local one knows pages by path alone (an article's ``pages``).
+    page_title: str = ""
+    # What the host page said with Baton.setContext ("plan": "Scale", ...), in its order;
+    # not verified, and never used by the rules.
+    facts: tuple[tuple[str, str | int | float | bool], ...] = ()
     # The article the conversation was last about, for follow-ups such as "and for PDFs?".
     topic_slug: str = ""
     # The customer's previous message, read together with this one for such follow-ups.

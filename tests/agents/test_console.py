@@ -9,6 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, Note, Resolution
+from chat import services as chat_services
+from chat.frames import PageInfo
 from chat.models import Article, Conversation, Message
 from chat.responder import Query, get_responder
 from escalation.models import Handoff
@@ -110,6 +112,27 @@ def test_the_conversation_page_shows_brief_transcript_and_customer(demo_kb, ana)
     assert "/settings/billing" in page
     assert page.count('class="line from-customer"') == 2
     assert 'class="line from-ai"' in page and 'class="line from-system"' in page
+
+
+def test_the_pages_visited_say_which_site_the_customer_came_from(demo_kb, ana):
+    visitor, _token = factories.visitor(on=demo_kb)
+    google = "https://www.google.com/"
+    conversation = chat_services.conversation_start(
+        contact=visitor.contact, page=PageInfo(path="/pricing", referrer=google)
+    )
+    # A single-page app's navigation keeps the referrer of the first load.
+    chat_services.page_record(
+        conversation=conversation, page=PageInfo(path="/settings/billing", referrer=google)
+    )
+    chat_services.page_record(
+        conversation=conversation,
+        page=PageInfo(path="/invoices", referrer="https://news.example/?<b>deal</b>"),
+    )
+    say(conversation, "where are my invoices?")
+    say(conversation, "I'd like to talk to a person")
+    page = signed_in(ana).get(f"/console/conversations/{conversation.pk}/").content.decode()
+    assert page.count("from https://www.google.com/") == 1
+    assert "from https://news.example/?&lt;b&gt;deal&lt;/b&gt;" in page
 
 
 def test_the_transcript_shows_what_the_ai_offered_when_it_was_unsure(demo_kb, ana):
