@@ -102,16 +102,19 @@ class ContactViewSet(
             raise ValidationError(
                 {"external_id": [_("The external id of a contact cannot change.")]}
             )
-        contact.external_id = external_id
-        contact.save(update_fields=["external_id"])
-        serializer.instance, _created = services.contact_sync(
-            site=contact.site,
-            external_id=external_id,
-            name=data.get("name"),
-            email=data.get("email"),
-            tier=data.get("tier"),
-            attributes=data.get("attributes"),
-        )
+        try:
+            serializer.instance = services.contact_update(
+                contact=contact,
+                external_id=external_id,
+                name=data.get("name"),
+                email=data.get("email"),
+                tier=data.get("tier"),
+                attributes=data.get("attributes"),
+            )
+        except services.ExternalIdTaken:
+            raise ValidationError(
+                {"external_id": [_("Another contact already has this external id.")]}
+            ) from None
 
     @extend_schema(
         request=ContactSyncSerializer,

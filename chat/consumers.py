@@ -141,19 +141,18 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_heard = time.monotonic()
+        frame: dict[str, Any] | None = None
         try:
             frame = frames.decode(text_data, bytes_data)
             await self.handle(frame)
         except FrameError as error:
-            await self.send_json(error.as_frame())
+            await self.send_json({**frames.message_reference(frame), **error.as_frame()})
         except Exception:
             logger.exception("widget frame failed")
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": "server_error",
-                    "message": _("Something went wrong on our side. Please try again."),
-                }
+            await self.send_error(
+                "server_error",
+                _("Something went wrong on our side. Please try again."),
+                **frames.message_reference(frame),
             )
 
     async def handle(self, frame: dict[str, Any]) -> None:
@@ -200,15 +199,16 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def hello(self, frame: dict[str, Any]) -> None:
         if self.session is not None:
             raise FrameError("hello_repeated", _("This socket has already said hello."))
-        self.page = frames.page(frame.get("page"))
-        if frame.get("context") is not None:
-            self.context = frames.context(frame["context"])
-        requested = frames.conversation_id(frame.get("conversation"))
-        last_seq = frames.sequence(frame.get("last_seq"), "last_seq")
+        asked, ignored = frames.hello(frame)
+        for error in ignored:
+            await self.send_json(error.as_frame())
+        self.page = asked.page
+        self.context = dict(asked.context)
+        requested = asked.conversation
         session = await database_sync_to_async(services.widget_hello)(
             site=self.site,
-            token=frames.text_field(frame, "token", required=False, limit=200),
-            identity=frames.identity(frame.get("identity")),
+            token=asked.token,
+            identity=asked.identity,
             conversation_id=requested,
             page=self.page,
             context=self.context,
@@ -223,7 +223,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if session.conversation is not None:
             await self._attach(session.conversation)
             same = requested is not None and requested == session.conversation.public_id
-            await self.send_history(after=last_seq if same else 0)
+            await self.send_history(after=asked.last_seq if same else 0)
             await self.send_status()
 
     async def message(self, frame: dict[str, Any]) -> None:
@@ -232,13 +232,19 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         page = frames.page(frame.get("page")) or self.page
         self._check_rate(client_id)
         if self.conversation is None:
-            conversation = await database_sync_to_async(services.conversation_start)(
-                contact=self.session.contact, page=page, context=self.context
-            )
+            contact = self.session.contact.pk
+            conversation, created = await database_sync_to_async(
+                services.widget_conversation_start
+            )(session=self.session, page=page, context=self.context)
+            if self.session.contact.pk != contact:
+                # Another tab of this browser signed in: this one is that customer now.
+                await self._join(realtime.contact_group(self.session.contact.pk))
             await self._attach(conversation)
             await self.send_json(
                 {"type": "conversation", **selectors.conversation_frame(conversation)}
             )
+            if not created:
+                await self.send_history(after=0)
         result = await database_sync_to_async(services.customer_message_post)(
             conversation=self.conversation, client_id=client_id, body=body, page=page
         )

@@ -6,7 +6,8 @@ docs/widget-protocol.md documents every frame and error code defined here.
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,10 @@ from project.text import has_nul
 
 # A frame larger than this is refused before it is parsed.
 MAX_FRAME_BYTES = 64 * 1024
+# No frame needs more than a few levels (hello.identity.user_id is three).
+MAX_FRAME_DEPTH = 16
 MAX_CONTEXT_KEYS = 30
+MAX_IDENTITY_TOKEN_CHARS = 8192
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 
 
@@ -56,17 +60,56 @@ def decode(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         )
     try:
         frame = json.loads(text_data)
+    except RecursionError:
+        # A few KB of brackets is enough to reach Python's recursion limit while parsing.
+        raise FrameError("bad_json", _("The frame is nested too deeply.")) from None
     except ValueError:
         raise FrameError("bad_json", _("The frame is not valid JSON.")) from None
     if not isinstance(frame, dict):
         raise FrameError("bad_json", _("A frame must be a JSON object."))
-    if has_nul(frame):
+    if _deeper_than(frame, MAX_FRAME_DEPTH):
+        raise FrameError("bad_json", _("The frame is nested too deeply."))
+    # A hello's fields are looked at one by one (see hello()): a NUL character in one of
+    # them costs that field only, not the whole session.
+    if frame.get("type") != "hello" and has_nul(frame):
         raise FrameError(
-            "nul_character", _("The frame contains a NUL character, which Baton cannot store.")
+            "nul_character",
+            _("The frame contains a NUL character, which Baton cannot store."),
+            **message_reference(frame),
         )
     if not isinstance(frame.get("type"), str):
         raise FrameError("missing_field", _('Every frame needs a "type".'), field="type")
     return frame
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` levels (looked at without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def message_reference(frame: dict[str, Any] | None) -> dict[str, str]:
+    """``{"client_id": ...}`` when the frame is a message with a valid client_id, else ``{}``.
+
+    Every error answering a message carries it, so the widget knows which message failed.
+    """
+    if not isinstance(frame, dict) or frame.get("type") != "message":
+        return {}
+    value = frame.get("client_id")
+    if isinstance(value, str) and _CLIENT_ID.match(value):
+        return {"client_id": value}
+    return {}
 
 
 def text_field(frame: dict[str, Any], name: str, *, required: bool = True, limit: int = 500) -> str:
@@ -237,7 +280,7 @@ def identity(value: Any) -> str | UserHash | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        if len(value) > 8192:
+        if len(value) > MAX_IDENTITY_TOKEN_CHARS:
             raise FrameError("identity_invalid", _("The identity token is too long."))
         return value
     if isinstance(value, dict):
@@ -249,7 +292,58 @@ def identity(value: Any) -> str | UserHash | None:
             raise FrameError("identity_invalid", _('An identity needs "user_id" and "user_hash".'))
         name = value.get("name") if isinstance(value.get("name"), str) else ""
         email = value.get("email") if isinstance(value.get("email"), str) else ""
-        return UserHash(user_id[:200], user_hash[:128], name[:200], email[:200])
+        # The user id is not cut: a shortened id could be another user's (the service
+        # refuses one too long to store).
+        return UserHash(user_id, user_hash[:128], name[:200], email[:200])
     raise FrameError(
         "identity_invalid", _("An identity is a signed token or a user id with its hash.")
     )
+
+
+@dataclass(frozen=True)
+class Hello:
+    """What a hello asks for; every field may be left out."""
+
+    token: str = ""
+    conversation: uuid.UUID | None = None
+    last_seq: int = 0
+    page: PageInfo | None = None
+    context: dict[str, str | int | float | bool] = field(default_factory=dict)
+    identity: str | UserHash | None = None
+
+
+def hello(frame: dict[str, Any]) -> tuple[Hello, list[FrameError]]:
+    """A hello's fields, and an error for each one that was malformed and so left out.
+
+    A bad field never fails the hello itself: the widget sends the same hello again on
+    every reconnect, so refusing it would leave the visitor without a chat for good.
+    The hello goes on without it (no token: a new visitor; no identity: anonymous; no
+    conversation: the visitor's own).
+    """
+    ignored: list[FrameError] = []
+
+    def optional(name: str, parse: Callable[[Any], Any], default: Any) -> Any:
+        value = frame.get(name)
+        try:
+            if has_nul(value):
+                raise FrameError(
+                    "nul_character",
+                    _("The field contains a NUL character, which Baton cannot store."),
+                )
+            return parse(value)
+        except FrameError as error:
+            error.extra.setdefault("field", name)
+            ignored.append(error)
+            return default
+
+    parsed = Hello(
+        token=optional(
+            "token", lambda _value: text_field(frame, "token", required=False, limit=200), ""
+        ),
+        conversation=optional("conversation", conversation_id, None),
+        last_seq=optional("last_seq", lambda value: sequence(value, "last_seq"), 0),
+        page=optional("page", page, None),
+        context=optional("context", lambda value: {} if value is None else context(value), {}),
+        identity=optional("identity", identity, None),
+    )
+    return parsed, ignored

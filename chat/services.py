@@ -127,7 +127,33 @@ def _verified_claims(*, site: Site, token: str) -> dict[str, Any]:
         raise IdentityRejected(
             "identity_invalid", _("The identity token contains a NUL character.")
         )
+    _external_id_check(str(claims["sub"]))
+    # Cut, a tier would be another tier (or none the rules know) and an address another
+    # address, so a claim too long for its column is refused; a name is only shown.
+    for claim in ("tier", "email"):
+        value = claims.get(claim)
+        limit = _column_length(claim)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            raise IdentityRejected(
+                "identity_invalid",
+                _('The identity token\'s "%(claim)s" is longer than %(limit)d characters.')
+                % {"claim": claim, "limit": limit},
+            )
     return claims
+
+
+def _column_length(field: str) -> int:
+    return Contact._meta.get_field(field).max_length
+
+
+def _external_id_check(external_id: str) -> None:
+    """A user id too long to store is refused: cut, it could be another user's id."""
+    limit = _column_length("external_id")
+    if len(external_id) > limit:
+        raise IdentityRejected(
+            "identity_invalid",
+            _("The user id is longer than %(limit)d characters.") % {"limit": limit},
+        )
 
 
 def _unverified_details(token: str) -> dict[str, str]:
@@ -178,7 +204,8 @@ def contact_identify(*, visitor: Visitor, token: str) -> Contact:
         contact.identity = Contact.Identity.TOKEN
         for field in ("name", "email", "tier"):
             if isinstance(claims.get(field), str):
-                setattr(contact, field, claims[field].strip()[:200])
+                # Only a name can be too long here (_verified_claims refused the others).
+                setattr(contact, field, claims[field].strip()[: _column_length(field)])
         contact.tier = contact.tier.lower()
         if isinstance(claims.get("attributes"), dict):
             contact.attributes = claims["attributes"]
@@ -197,9 +224,15 @@ def contact_identify_user_hash(
         visitor.site.identity_secret.encode(), user_id.encode(), hashlib.sha256
     ).hexdigest()
     details = {key: value for key, value in (("name", name), ("email", email)) if value}
-    if not user_id or not hmac.compare_digest(expected, user_hash.lower()):
-        _identity_rejected(visitor=visitor, reason="identity_invalid", details=details)
-        raise IdentityRejected("identity_invalid", _("The user hash does not match the user id."))
+    try:
+        _external_id_check(user_id)
+        if not user_id or not hmac.compare_digest(expected, user_hash.lower()):
+            raise IdentityRejected(
+                "identity_invalid", _("The user hash does not match the user id.")
+            )
+    except IdentityRejected as rejected:
+        _identity_rejected(visitor=visitor, reason=rejected.code, details=details)
+        raise
     with transaction.atomic():
         contact = _contact_for_external_id(visitor=visitor, external_id=user_id)
         if contact.identity == Contact.Identity.ANONYMOUS:
@@ -274,10 +307,41 @@ def widget_hello(
 
 def widget_identify(*, visitor: Visitor, token: str, identity: str | UserHash) -> WidgetSession:
     """Baton.identify() on an open widget: the visitor may now be another contact."""
+    # Another tab of this browser may have signed in since this one's hello.
+    visitor.refresh_from_db(fields=["contact"])
     session = WidgetSession(visitor=visitor, token=token, conversation=None)
     session.identity_error = _identify(visitor=visitor, identity=identity)
     session.conversation = selectors.conversation_current(contact=visitor.contact)
     return session
+
+
+def widget_conversation_start(
+    *, session: WidgetSession, page: PageInfo | None, context: dict[str, Any]
+) -> tuple[Conversation, bool]:
+    """The conversation for the first message of a widget socket, and whether it is new.
+
+    The visitor's contact is read again first: since this socket's hello, another tab of
+    the same browser may have signed in, which merges (and deletes) the anonymous contact
+    this socket began with. The session then follows the signed-in contact, into its
+    latest conversation if it has one, as a hello would.
+    """
+    with transaction.atomic():
+        visitor = (
+            Visitor.objects.select_for_update(of=("self",))
+            .select_related("contact")
+            .get(pk=session.visitor.pk)
+        )
+        session.visitor = visitor
+        conversation = selectors.conversation_current(contact=visitor.contact)
+        if conversation is not None:
+            if context:
+                context_update(conversation=conversation, facts=context)
+            session.conversation = conversation
+            return conversation, False
+        session.conversation = conversation_start(
+            contact=visitor.contact, page=page, context=context
+        )
+        return session.conversation, True
 
 
 def _identify(*, visitor: Visitor, identity: str | UserHash) -> IdentityRejected | None:
@@ -713,6 +777,10 @@ def article_delete(*, article: Article) -> None:
         kb_revision_bump()
 
 
+class ExternalIdTaken(Exception):
+    """Another contact of the site already has this external id."""
+
+
 def contact_sync(
     *,
     site: Site,
@@ -731,18 +799,57 @@ def contact_sync(
         contact, created = Contact.objects.select_for_update().get_or_create(
             site=site, external_id=external_id, defaults={"identity": Contact.Identity.API}
         )
-        if name is not None:
-            contact.name = name
-        if email is not None:
-            contact.email = email
-        if tier is not None:
-            contact.tier = tier.strip().lower()
-        if attributes is not None:
-            contact.attributes = attributes
-        if contact.identity == Contact.Identity.ANONYMOUS:
-            contact.identity = Contact.Identity.API
+        _contact_apply(contact, name=name, email=email, tier=tier, attributes=attributes)
         contact.save()
     return contact, created
+
+
+def contact_update(
+    *,
+    contact: Contact,
+    external_id: str,
+    name: str | None = None,
+    email: str | None = None,
+    tier: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Contact:
+    """Update a contact by its Baton id from a trusted system, giving an anonymous contact
+    its external id; raises ExternalIdTaken when another contact of the site has that id.
+
+    Fields left out stay as they are; what is set is verified, as with contact_sync.
+    """
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        locked.external_id = external_id
+        _contact_apply(locked, name=name, email=email, tier=tier, attributes=attributes)
+        try:
+            # The unique constraint decides, not a look beforehand that a request giving
+            # another contact the same id at the same moment would slip past.
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise ExternalIdTaken(external_id) from None
+    return locked
+
+
+def _contact_apply(
+    contact: Contact,
+    *,
+    name: str | None,
+    email: str | None,
+    tier: str | None,
+    attributes: dict[str, Any] | None,
+) -> None:
+    if name is not None:
+        contact.name = name
+    if email is not None:
+        contact.email = email
+    if tier is not None:
+        contact.tier = tier.strip().lower()
+    if attributes is not None:
+        contact.attributes = attributes
+    if contact.identity == Contact.Identity.ANONYMOUS:
+        contact.identity = Contact.Identity.API
 
 
 def kb_changed() -> None:

@@ -12,10 +12,17 @@ NUL = "\x00"
 
 def has_nul(value: Any) -> bool:
     """Whether a NUL character is anywhere in this text or JSON-like value, keys included."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(item) for item in value)
+    # A list of what is left to look at, not recursion: a body nested a few hundred deep
+    # would otherwise end in a RecursionError (a server error) instead of an answer.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False

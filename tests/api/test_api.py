@@ -112,6 +112,36 @@ def test_a_synced_tier_is_trusted_by_the_rules(demo_kb, api):
     assert (decision.action, decision.reason) == ("handoff", "tier")
 
 
+def test_an_anonymous_contact_is_given_an_external_id_and_synced_fields(site, api):
+    visitor, _token = factories.visitor(on=site)
+    response = api.patch(
+        f"/api/v1/contacts/{visitor.contact.pk}/",
+        {"external_id": "cust-7", "tier": "VIP"},
+        format="json",
+    )
+    assert response.status_code == 200
+    contact = Contact.objects.get(pk=visitor.contact.pk)
+    assert (contact.external_id, contact.tier, contact.identity) == ("cust-7", "vip", "api")
+
+
+def test_an_external_id_another_contact_has_is_refused_with_a_clear_error(site, api):
+    api.put("/api/v1/contacts/by-external-id/acme/cust-42/", {"name": "Maya"}, format="json")
+    factories.site(key="globex", name="Globex")
+    visitor, _token = factories.visitor(on=site)
+    # The body names another site, where the id is free; the contact stays on its own.
+    response = api.patch(
+        f"/api/v1/contacts/{visitor.contact.pk}/",
+        {"site": "globex", "external_id": "cust-42", "tier": "vip"},
+        format="json",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"] == {"external_id": ["Another contact already has this external id."]}
+    anonymous = Contact.objects.get(pk=visitor.contact.pk)
+    assert (anonymous.external_id, anonymous.tier) == ("", "")
+
+
 def test_invalid_input_gets_one_error_shape_with_field_messages(site, api):
     response = api.put(
         "/api/v1/contacts/by-external-id/acme/c-2/", {"email": "not-an-email"}, format="json"

@@ -1,5 +1,7 @@
 """The widget socket, spoken to as a browser would, through the real ASGI application."""
 
+import hashlib
+import hmac
 import json
 import uuid
 
@@ -10,6 +12,8 @@ from channels.testing import WebsocketCommunicator
 from chat import consumers
 from chat.models import Contact, Conversation, Message, PageVisit
 from project.asgi import application
+from tests import factories
+from tests.agents.test_console_socket import Console, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -356,3 +360,264 @@ async def test_an_agent_reply_shown_in_an_open_widget_is_recorded_as_seen(acme):
         conversation=conversation.public_id, seq=reply.seq
     )
     assert shown
+
+
+# A hello that cannot be fully used ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("context", {"customer": {"plan": "pro"}}, "invalid_field"),
+        ("context", {"plan": "a\u0000b"}, "nul_character"),
+        ("identity", {"user_id": "42"}, "identity_invalid"),
+        ("identity", 12345, "identity_invalid"),
+        ("identity", "x" * 8193, "identity_invalid"),
+        ("conversation", "not-a-conversation-id", "not_found"),
+        ("page", {"path": "javascript:alert(1)"}, "invalid_field"),
+        ("last_seq", "ten", "invalid_field"),
+        ("token", 42, "invalid_field"),
+    ],
+    ids=[
+        "nested-context",
+        "nul-in-context",
+        "user-id-without-hash",
+        "number-identity",
+        "over-long-token",
+        "malformed-conversation",
+        "bad-page",
+        "bad-last-seq",
+        "number-token",
+    ],
+)
+async def test_a_bad_optional_hello_field_is_reported_and_ignored_and_the_chat_works(
+    acme, field, value, code
+):
+    """The widget sends the same hello on every reconnect: refused, it never chats again."""
+    async with Widget() as widget:
+        await widget.send({"type": "hello", "page": {"path": "/pricing"}, field: value})
+        error = await widget.next()
+        welcome = await widget.until("welcome")
+        ack = await widget.say("is this thing on?")
+    assert error["type"] == "error"
+    assert (error["code"], error["field"].split(".")[0]) == (code, field)
+    assert error["message"]
+    assert welcome["contact"]["verified"] is False
+    assert ack["seq"] == 1
+    message = await database_sync_to_async(Message.objects.select_related("conversation").get)(
+        author="customer"
+    )
+    assert message.body == "is this thing on?"
+    assert message.conversation.context == {}
+
+
+# Frames that would once have cost a server error ---------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [400, 3000])
+async def test_a_deeply_nested_frame_is_refused_as_bad_json_without_an_error_in_the_log(
+    acme, caplog, depth
+):
+    """A client must not be able to fill the log with tracebacks."""
+    frame = '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.socket.send_to(text_data=frame)
+        error = await widget.until("error")
+        await widget.send({"type": "ping"})
+        await widget.until("pong")
+    assert error["code"] == "bad_json"
+    assert error["message"] == "The frame is nested too deeply."
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+async def test_a_second_tab_keeps_working_after_the_first_signs_in(acme, sign):
+    """Signing in merges the anonymous contact into the known one and deletes it; the
+    other tab of the same browser still holds the old one."""
+    # Maya is known from her laptop; in this browser she starts anonymous, in two tabs.
+    await database_sync_to_async(factories.verified_visitor)(on=acme, sub="maya")
+    async with Widget() as first:
+        welcome = await first.hello()
+        async with Widget() as second:
+            await second.hello(token=welcome["token"])
+            await first.send({"type": "identify", "identity": sign(acme, sub="maya")})
+            assert (await first.until("welcome"))["contact"]["verified"] is True
+            ack = await second.say("typed in the second tab")
+            seen_in_first = await first.until_message(author="customer")
+    assert ack["seq"] == 1
+    assert seen_in_first["body"] == "typed in the second tab"
+    message = await database_sync_to_async(
+        Message.objects.select_related("conversation__contact").get
+    )(author="customer")
+    assert message.conversation.contact.external_id == "maya"
+
+
+async def test_a_message_that_fails_on_our_side_says_which_message_failed(acme):
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.say("first")
+        # Staff delete the conversation in the admin while the widget is open.
+        await database_sync_to_async(Conversation.objects.all().delete)()
+        await widget.send({"type": "message", "client_id": "after-delete-1", "body": "second"})
+        error = await widget.until("error")
+    assert error["code"] == "server_error"
+    assert error["client_id"] == "after-delete-1"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (
+            '{"type": "message", "client_id": "refused-0001", "body": "hi", '
+            '"page": {"path": "javascript:alert(1)"}}',
+            "invalid_field",
+        ),
+        ('{"type": "message", "client_id": "refused-0001", "body": "a\\u0000b"}', "nul_character"),
+    ],
+    ids=["bad-page", "nul-character"],
+)
+async def test_every_error_answering_a_message_names_its_client_id(acme, frame, code):
+    async with Widget() as widget:
+        await widget.hello()
+        await widget.socket.send_to(text_data=frame)
+        error = await widget.until("error")
+    assert (error["code"], error["client_id"]) == (code, "refused-0001")
+
+
+async def test_an_identity_claim_too_long_for_its_column_leaves_the_visitor_anonymous(acme, sign):
+    async with Widget() as widget:
+        await widget.send({"type": "hello", "identity": sign(acme, sub="c-8", tier="t" * 51)})
+        error = await widget.until("error")
+        welcome = await widget.until("welcome")
+        ack = await widget.say("still here")
+    assert error["code"] == "identity_invalid"
+    assert '"tier"' in error["message"]
+    assert welcome["contact"]["verified"] is False
+    assert ack["seq"] == 1
+    assert not await database_sync_to_async(Contact.objects.filter(external_id="c-8").exists)()
+
+
+# What else a widget relies on ---------------------------------------------------------------
+
+
+async def test_customer_typing_reaches_the_agent_watching_and_the_agent_s_reaches_the_widget(
+    demo_kb,
+):
+    ana = await database_sync_to_async(factories.agent)("ana", teams=["billing"])
+    cookie = await database_sync_to_async(session_cookie)(ana.user)
+    async with Widget("demo", origin="http://localhost:8001") as widget:
+        await widget.hello(page={"path": "/settings/billing", "title": "Billing"})
+        await widget.say("where are my invoices?")
+        await widget.say("I want a human")
+        conversation = await database_sync_to_async(Conversation.objects.get)()
+        async with Console(cookie) as console:
+            await console.socket.send_json_to({"type": "watch", "conversation": conversation.pk})
+            await console.socket.send_json_to({"type": "ping"})
+            await console.until("pong")
+            await widget.send({"type": "typing", "active": True})
+            customer_typing = await console.until("typing")
+            await console.socket.send_json_to({"type": "typing", "active": True})
+            agent_typing = await widget.until("typing", author="agent")
+    # A widget is not told about its own customer's typing.
+    assert "customer" not in [f["author"] for f in widget.seen if f["type"] == "typing"]
+    assert customer_typing == {"type": "typing", "active": True}
+    assert agent_typing == {"type": "typing", "author": "agent", "name": "Ana", "active": True}
+
+
+async def test_the_assistant_is_shown_typing_before_its_answer(demo_kb):
+    async with Widget("demo", origin="http://localhost:8001") as widget:
+        await widget.hello()
+        await widget.say("how do I print a shipping label?")
+        await widget.until("message", author="ai")
+    kinds = [(f["type"], f.get("author")) for f in widget.seen]
+    typing = {"type": "typing", "author": "ai", "name": "", "active": True}
+    assert typing in widget.seen
+    assert kinds.index(("typing", "ai")) < kinds.index(("message", "ai"))
+
+
+async def test_resume_after_a_gap_sends_exactly_the_missed_messages(acme):
+    async with Widget() as widget:
+        await widget.hello()
+        ack = await widget.say("one")
+        reply = await widget.until("message", seq=ack["seq"] + 1)
+        conversation = await database_sync_to_async(Conversation.objects.get)()
+        for body in ("missed one", "missed two", "missed three"):
+            await database_sync_to_async(_system_line)(conversation, body)
+        await widget.until("message", body="missed three")
+        # Say the widget showed only the reply: it asks for what came after.
+        await widget.send({"type": "resume", "after": reply["seq"]})
+        history = await widget.until("history")
+    assert [(m["seq"], m["body"]) for m in history["messages"]] == [
+        (reply["seq"] + 1, "missed one"),
+        (reply["seq"] + 2, "missed two"),
+        (reply["seq"] + 3, "missed three"),
+    ]
+    assert history["last_seq"] == reply["seq"] + 3
+
+
+async def test_a_conversation_can_be_rated_once_it_is_resolved_and_a_reload_knows_it(acme):
+    from agents import services as agent_services
+    from agents.models import Rating
+
+    ana = await database_sync_to_async(factories.agent)("ana", teams=["support"])
+    async with Widget() as widget:
+        welcome = await widget.hello()
+        ack = await widget.say("thanks, that worked")
+        await widget.until("message", seq=ack["seq"] + 1)
+        await widget.send({"type": "rating", "score": 5})
+        too_early = await widget.until("error")
+        conversation = await database_sync_to_async(Conversation.objects.get)()
+        await database_sync_to_async(agent_services.conversation_resolve)(
+            conversation=conversation, agent=ana, kind="solved", ai_could_have=True
+        )
+        resolved = await widget.until("state", state="resolved")
+        await widget.send({"type": "rating", "score": 4, "comment": "quick"})
+        rated = await widget.until("rated")
+    async with Widget() as reloaded:
+        await reloaded.hello(token=welcome["token"])
+        after_reload = await reloaded.until("state")
+    assert too_early["code"] == "rating_refused"
+    assert resolved["id"] == str(conversation.public_id)
+    assert resolved["rated"] is False
+    assert rated == {"type": "rated", "score": 4}
+    assert (after_reload["state"], after_reload["rated"]) == ("resolved", True)
+    stored = await database_sync_to_async(list)(Rating.objects.values_list("score", "comment"))
+    assert stored == [(4, "quick")]
+
+
+async def test_a_user_hash_sent_over_the_socket_verifies_only_the_user_id(acme):
+    digest = hmac.new(acme.identity_secret.encode(), b"42", hashlib.sha256).hexdigest()
+    async with Widget() as widget:
+        welcome = await widget.hello(
+            identity={"user_id": 42, "user_hash": digest, "name": "Lee", "tier": "vip"}
+        )
+    async with Widget() as forger:
+        await forger.send({"type": "hello", "identity": {"user_id": "43", "user_hash": digest}})
+        refused = await forger.until("error")
+        forged = await forger.until("welcome")
+    assert welcome["contact"]["verified"] is True
+    contact = await database_sync_to_async(Contact.objects.get)(external_id="42")
+    assert (contact.identity, contact.tier, contact.claimed) == ("user_hash", "", {"name": "Lee"})
+    assert refused["code"] == "identity_invalid"
+    assert forged["contact"]["verified"] is False
+
+
+async def test_a_message_resent_on_a_new_socket_is_acknowledged_once_and_stored_once(acme):
+    """The widget's outbox is sent again after a reconnect, with the same client_ids."""
+    async with Widget() as before:
+        welcome = await before.hello()
+        first = await before.say("did this arrive?", client_id="outbox-000001")
+    conversation = next(f for f in before.seen if f["type"] == "conversation")
+    async with Widget() as after:
+        await after.hello(
+            token=welcome["token"], conversation=conversation["id"], last_seq=first["seq"]
+        )
+        await after.say("did this arrive?", client_id="outbox-000001")
+        await after.send({"type": "ping"})
+        await after.until("pong")
+    acks = [f for f in after.seen if f["type"] == "ack"]
+    assert acks == [
+        {"type": "ack", "client_id": "outbox-000001", "seq": first["seq"], "duplicate": True}
+    ]
+    count = await database_sync_to_async(Message.objects.filter(client_id="outbox-000001").count)()
+    assert count == 1

@@ -186,6 +186,53 @@ def test_an_unverifiable_token_leaves_the_visitor_anonymous(site, sign, make_tok
     assert visitor.contact.claimed["rejected"] == code
 
 
+@pytest.mark.parametrize(
+    ("claims", "named"),
+    [
+        ({"sub": "u" * 201}, "user id"),
+        ({"tier": "t" * 51}, '"tier"'),
+        ({"email": "e" * 250 + "@a.example"}, '"email"'),
+    ],
+    ids=["sub", "tier", "email"],
+)
+def test_a_claim_too_long_to_store_whole_is_refused_and_the_visitor_stays_anonymous(
+    site, sign, claims, named
+):
+    """Cut, a user id or a tier would be another user's or another tier."""
+    visitor, _token = factories.visitor(on=site)
+    with pytest.raises(services.IdentityRejected) as rejected:
+        services.contact_identify(visitor=visitor, token=sign(site, **claims))
+    assert rejected.value.code == "identity_invalid"
+    assert named in rejected.value.message
+    visitor.contact.refresh_from_db()
+    assert not visitor.contact.verified
+    assert visitor.contact.claimed["rejected"] == "identity_invalid"
+
+
+def test_claims_that_fit_their_columns_are_kept_and_a_long_name_is_shortened(site, sign):
+    visitor, _token = factories.visitor(on=site)
+    email = "e" * 240 + "@a.example"
+    token = sign(site, sub="u" * 200, name="N" * 300, email=email, tier="T" * 50)
+    contact = services.contact_identify(visitor=visitor, token=token)
+    contact.refresh_from_db()
+    assert (contact.external_id, contact.email, contact.tier) == ("u" * 200, email, "t" * 50)
+    assert contact.name == "N" * 200
+
+
+def test_a_user_hash_for_a_user_id_too_long_to_store_is_refused(site):
+    import hashlib
+    import hmac
+
+    user_id = "u" * 201
+    digest = hmac.new(site.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    visitor, _token = factories.visitor(on=site)
+    with pytest.raises(services.IdentityRejected) as rejected:
+        services.contact_identify_user_hash(visitor=visitor, user_id=user_id, user_hash=digest)
+    assert "longer than 200" in rejected.value.message
+    visitor.contact.refresh_from_db()
+    assert not visitor.contact.verified
+
+
 def test_identifying_moves_the_anonymous_chat_to_the_known_customer(site, sign):
     # Maya chatted before on another device, so Baton already knows her.
     laptop, _token = factories.visitor(on=site)
