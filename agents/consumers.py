@@ -4,6 +4,7 @@ The socket only says what changed; the console redraws from the server (htmx), e
 transcript lines, which arrive rendered from the same template as the page.
 """
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,6 +66,15 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def _leave(self, group: str) -> None:
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.discard(group)
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        # The console sends only what console.js writes: anything else is ignored, rather
+        # than closing an agent's socket with a traceback.
+        try:
+            return json.loads(text_data)
+        except (ValueError, RecursionError):
+            return None
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         if not isinstance(content, dict):

@@ -53,7 +53,11 @@ class _RefusesNul:
     """A body with a NUL character anywhere is refused (project/text.py)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        parsed = super().parse(stream, media_type, parser_context)
+        try:
+            parsed = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # A few KB of brackets reach Python's recursion limit while parsing.
+            raise exceptions.ParseError(_("The request is nested too deeply.")) from None
         # Multipart bodies come as data and files; forms as a QueryDict of lists.
         data = getattr(parsed, "data", parsed)
         if has_nul(dict(data.lists()) if isinstance(data, QueryDict) else data):

@@ -104,3 +104,12 @@ async def test_an_agent_cannot_watch_another_team_s_conversation(demo_kb):
         await database_sync_to_async(say)(conversation, "my card number is 4242")
         assert await console.socket.receive_nothing(timeout=0.5)
     assert error["code"] == "not_found"
+
+
+@pytest.mark.parametrize("frame", ["not json", "[" * 3000 + "]" * 3000])
+async def test_a_frame_the_console_never_sends_is_ignored_and_the_socket_stays(demo_kb, frame):
+    agent = await database_sync_to_async(factories.agent)("ana", teams=["billing"])
+    async with Console(await database_sync_to_async(session_cookie)(agent.user)) as console:
+        await console.socket.send_to(text_data=frame)
+        await console.socket.send_json_to({"type": "ping"})
+        assert (await console.until("pong"))["type"] == "pong"

@@ -190,6 +190,15 @@ def test_a_nul_character_in_a_body_is_refused_and_nothing_is_stored(site, api, b
     assert not Contact.objects.filter(external_id="c-9").exists()
 
 
+def test_a_body_nested_too_deeply_to_parse_is_a_clear_error(site, api):
+    nested = "[" * 3000 + "]" * 3000
+    body = '{"site": "acme", "external_id": "c-9", "attributes": {"a": ' + nested + "}}"
+    response = api.post("/api/v1/contacts/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The request is nested too deeply."
+    assert not Contact.objects.filter(external_id="c-9").exists()
+
+
 def test_unknown_endpoints_and_objects_answer_in_the_same_shape(site, api):
     assert api.get("/api/v1/nothing-here/").json()["error"]["code"] == "not_found"
     missing = api.get("/api/v1/conversations/4d3b1f6e-0000-4000-8000-000000000000/")
