@@ -315,8 +315,13 @@ def conversation_rate(*, conversation: Conversation, score: int, comment: str = 
     if not 1 <= score <= 5:
         raise ActionRefused(_("A rating is from 1 to 5."))
     with transaction.atomic():
+        # Under the conversation's lock: two tabs rating at once store one rating.
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.state != Conversation.State.RESOLVED:
             raise ActionRefused(_("You can rate the conversation once it is resolved."))
+        if conversation.ratings.filter(created_at__gte=conversation.resolved_at).exists():
+            # Once per resolution: a second rating would count the customer twice.
+            raise ActionRefused(_("You have already rated this conversation."))
         with_human = conversation.handoffs.filter(answered_at__isnull=False).exists()
         rating = Rating.objects.create(
             conversation=conversation,

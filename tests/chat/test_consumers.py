@@ -576,6 +576,11 @@ async def test_a_conversation_can_be_rated_once_it_is_resolved_and_a_reload_know
     async with Widget() as reloaded:
         await reloaded.hello(token=welcome["token"])
         after_reload = await reloaded.until("state")
+        # Another tab (or a replayed frame) cannot rate the same resolution twice.
+        await reloaded.send({"type": "rating", "score": 1})
+        twice = await reloaded.until("error")
+    assert twice["code"] == "rating_refused"
+    assert twice["message"] == "You have already rated this conversation."
     assert too_early["code"] == "rating_refused"
     assert resolved["id"] == str(conversation.public_id)
     assert resolved["rated"] is False
