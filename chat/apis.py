@@ -132,6 +132,11 @@ class ContactViewSet(
     def by_external_id(self, request: Request, site_key: str, external_id: str) -> Response:
         """Create or update the contact with your own user id: the CRM sync entry point."""
         site = get_object_or_404(Site, key=site_key)
+        limit = Contact._meta.get_field("external_id").max_length
+        if len(external_id) > limit:
+            raise ValidationError(
+                {"external_id": [_("At most %(limit)d characters.") % {"limit": limit}]}
+            )
         body = ContactSyncSerializer(data=request.data, partial=request.method == "PATCH")
         body.is_valid(raise_exception=True)
         contact, created = services.contact_sync(

@@ -199,6 +199,13 @@ def test_a_body_nested_too_deeply_to_parse_is_a_clear_error(site, api):
     assert not Contact.objects.filter(external_id="c-9").exists()
 
 
+def test_an_external_id_too_long_to_store_is_a_clear_error(site, api):
+    response = api.put(f"/api/v1/contacts/by-external-id/acme/{'x' * 201}/", {"name": "Sam"})
+    assert response.status_code == 400
+    assert "external_id" in str(response.json()["error"])
+    assert not Contact.objects.filter(name="Sam").exists()
+
+
 def test_unknown_endpoints_and_objects_answer_in_the_same_shape(site, api):
     assert api.get("/api/v1/nothing-here/").json()["error"]["code"] == "not_found"
     missing = api.get("/api/v1/conversations/4d3b1f6e-0000-4000-8000-000000000000/")
