@@ -12,22 +12,14 @@
     return;
   }
   var site = script.dataset.site;
-  var base = new URL(script.src, window.location.href).origin;
+  var base = new URL(script.src, location.href).origin;
+  var frameUrl = base + "/widget/" + encodeURIComponent(site) + "/";
   var queued = (window.Baton && window.Baton.q) || [];
-  var listeners = {};
-  var frame = null;
-  var frameReady = false;
-  var toFrame = [];
-  var ui = null;
-  var isOpen = false;
-  var strings = {};
+  var listeners = {}, toFrame = [], strings = {}, frame, frameReady, launcher, badge, panel, isOpen;
 
   function post(message) {
-    if (frame && frameReady) {
-      frame.contentWindow.postMessage(message, base);
-    } else {
-      toFrame.push(message);
-    }
+    if (frameReady) frame.contentWindow.postMessage(message, base);
+    else toFrame.push(message);
   }
 
   function emit(name, detail) {
@@ -36,55 +28,45 @@
     });
   }
 
-  function currentPage() {
-    return {
-      path: window.location.pathname,
-      title: document.title,
-      url: window.location.href,
-      referrer: document.referrer,
-    };
-  }
-
-  var lastReported = "";
   function reportPage() {
-    var page = currentPage();
-    var key = page.path + "\n" + page.title;
-    if (key === lastReported) return;
-    lastReported = key;
-    post({ type: "baton:page", page: page });
+    if (frameReady) {
+      post({
+        type: "baton:page",
+        page: { path: location.pathname, title: document.title, url: location.href, referrer: document.referrer },
+      });
+    }
   }
 
-  // Single-page apps change the URL without loading a page: watch the history API.
+  // Single-page apps change the URL, then the title, without loading a page. The frame
+  // tells a new page from a title change (frame.js); it gets the current page once ready.
+  function later() { setTimeout(reportPage, 0); }
   function watchNavigation() {
     ["pushState", "replaceState"].forEach(function (name) {
       var original = history[name];
       history[name] = function () {
         var result = original.apply(this, arguments);
-        setTimeout(reportPage, 0);
+        later();
         return result;
       };
     });
-    window.addEventListener("popstate", function () { setTimeout(reportPage, 0); });
-    window.addEventListener("hashchange", reportPage);
-    // Apps often set the title just after navigating.
+    addEventListener("popstate", later);
+    addEventListener("hashchange", later);
     var title = document.querySelector("title");
-    if (title && window.MutationObserver) {
+    if (title) {
       new MutationObserver(reportPage).observe(title, { childList: true, characterData: true, subtree: true });
     }
   }
 
   var css = [
-    ":host{all:initial}",
-    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483646;width:60px;height:60px;",
+    ".launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;",
     "border-radius:50%;border:0;background:#3346d3;color:#fff;cursor:pointer;",
     "box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}",
     ".launcher:focus-visible{outline:3px solid #ffb020;outline-offset:3px}",
     ".badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;",
     "border-radius:11px;background:#b3261e;color:#fff;font:600 13px/22px system-ui,sans-serif;text-align:center}",
-    ".panel{position:fixed;right:20px;bottom:92px;z-index:2147483647;width:380px;height:600px;",
+    ".panel{position:fixed;right:20px;bottom:92px;width:380px;height:600px;",
     "max-height:calc(100vh - 112px);border-radius:16px;overflow:hidden;background:#fff;",
     "box-shadow:0 12px 40px rgba(0,0,0,.3)}",
-    ".panel[hidden],.badge[hidden]{display:none}",
     "iframe{border:0;width:100%;height:100%;display:block}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0}",
     ".launcher.open{display:none}}",
@@ -93,88 +75,65 @@
   function build() {
     var host = document.createElement("div");
     host.setAttribute("data-baton", "");
+    // No host-page rule may move, cover or make room for the widget.
+    host.style.cssText = "all:initial;position:fixed;top:0;left:0;width:0;height:0;z-index:2147483647;"
+      .replace(/;/g, "!important;");
     var root = host.attachShadow({ mode: "open" });
-    var style = document.createElement("style");
-    style.textContent = css;
-    var launcher = document.createElement("button");
-    launcher.type = "button";
-    launcher.className = "launcher";
-    launcher.setAttribute("aria-label", strings.open);
-    launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-haspopup", "dialog");
-    launcher.innerHTML = '<svg aria-hidden="true" width="28" height="28" viewBox="0 0 24 24" fill="none">' +
-      '<path d="M4 5h16v11H8l-4 4V5z" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>';
-    var badge = document.createElement("span");
-    badge.className = "badge";
-    badge.hidden = true;
-    launcher.appendChild(badge);
-    var panel = document.createElement("div");
-    panel.className = "panel";
-    panel.hidden = true;
-    panel.setAttribute("role", "dialog");
-    panel.setAttribute("aria-label", strings.title);
-    frame = document.createElement("iframe");
+    root.innerHTML = "<style>" + css + "</style>" +
+      '<div class="panel" role="dialog" hidden><iframe allow="clipboard-write"></iframe></div>' +
+      '<button type="button" class="launcher" aria-expanded="false" aria-haspopup="dialog">' +
+      '<svg aria-hidden="true" width="28" height="28" viewBox="0 0 24 24" fill="none">' +
+      '<path d="M4 5h16v11H8l-4 4V5z" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>' +
+      '<span class="badge" hidden></span></button>';
+    launcher = root.lastChild;
+    badge = launcher.lastChild;
+    panel = launcher.previousSibling;
+    frame = panel.firstChild;
     frame.title = strings.frame_title;
-    frame.setAttribute("allow", "clipboard-write");
-    panel.appendChild(frame);
-    root.appendChild(style);
-    root.appendChild(panel);
-    root.appendChild(launcher);
-    launcher.addEventListener("click", function () { isOpen ? close() : open(); });
+    panel.setAttribute("aria-label", strings.title);
+    launcher.setAttribute("aria-label", strings.open);
+    launcher.addEventListener("click", function () { show(!isOpen); });
     launcher.addEventListener("pointerenter", load);
     launcher.addEventListener("focus", load);
     document.body.appendChild(host);
-    return { launcher: launcher, badge: badge, panel: panel };
   }
 
   function load() {
-    if (!frame.src) frame.src = base + "/widget/" + encodeURIComponent(site) + "/";
+    if (!frame.src) frame.src = frameUrl;
   }
 
-  function open() {
-    if (!ui) return;
-    load();
-    isOpen = true;
-    ui.panel.hidden = false;
-    ui.launcher.classList.add("open");
-    ui.launcher.setAttribute("aria-expanded", "true");
-    ui.launcher.setAttribute("aria-label", strings.close);
+  // Asked before the UI is there, it is done when it is.
+  function show(open) {
+    isOpen = open;
+    if (!launcher) return;
+    if (open) load();
+    panel.hidden = !open;
+    launcher.classList.toggle("open", open);
+    launcher.setAttribute("aria-expanded", open);
     setUnread(0);
-    post({ type: "baton:open" });
-    frame.focus();
-    emit("open");
-  }
-
-  function close() {
-    if (!ui) return;
-    isOpen = false;
-    ui.panel.hidden = true;
-    ui.launcher.classList.remove("open");
-    ui.launcher.setAttribute("aria-expanded", "false");
-    ui.launcher.setAttribute("aria-label", strings.open);
-    post({ type: "baton:close" });
-    ui.launcher.focus();
-    emit("close");
+    post({ type: open ? "baton:open" : "baton:close" });
+    (open ? frame : launcher).focus();
+    emit(open ? "open" : "close");
   }
 
   function setUnread(count) {
-    ui.badge.hidden = !count;
-    ui.badge.textContent = count > 9 ? "9+" : String(count);
+    badge.hidden = !count;
+    badge.textContent = count > 9 ? "9+" : count;
     var label = isOpen ? strings.close : strings.open;
     if (count) {
       label += " (" + (count === 1 ? strings.unread_one : strings.unread_many.replace("%(count)s", count)) + ")";
     }
-    ui.launcher.setAttribute("aria-label", label);
+    launcher.setAttribute("aria-label", label);
   }
 
-  window.addEventListener("message", function (event) {
+  addEventListener("message", function (event) {
     if (!frame || event.origin !== base || event.source !== frame.contentWindow) return;
     var data = event.data || {};
     switch (data.type) {
       case "baton:ready":
         frameReady = true;
-        reportPage();
         toFrame.splice(0).forEach(post);
+        reportPage();
         if (isOpen) post({ type: "baton:open" });
         emit("ready");
         break;
@@ -182,7 +141,7 @@
         if (!isOpen || data.count === 0) setUnread(data.count);
         break;
       case "baton:close-request":
-        close();
+        show(false);
         break;
       case "baton:event":
         emit(data.name, data.detail);
@@ -196,36 +155,34 @@
     setContext: function (context) {
       if (context && typeof context === "object") post({ type: "baton:context", context: context });
     },
-    open: function () { open(); },
-    close: function () { close(); },
+    open: function () { show(true); },
+    close: function () { show(false); },
     on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
     off: function (name, fn) {
       listeners[name] = (listeners[name] || []).filter(function (f) { return f !== fn; });
     },
   };
   window.Baton = api;
+  queued.forEach(function (call) {
+    try { api[call[0]].apply(api, call[1]); } catch (e) { console.error(e); }
+  });
 
   function start(config) {
     strings = config.strings;
-    ui = build();
+    build();
     watchNavigation();
     if (window.requestIdleCallback) requestIdleCallback(load, { timeout: 3000 });
     else setTimeout(load, 1000);
-    queued.forEach(function (call) {
-      try { api[call[0]].apply(api, call[1]); } catch (e) { console.error(e); }
-    });
+    if (isOpen) show(true);
   }
 
-  fetch(base + "/widget/" + encodeURIComponent(site) + "/config.json", { credentials: "omit" })
+  fetch(frameUrl + "config.json", { credentials: "omit" })
     .then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) throw new Error(body.error || response.statusText);
-        return body;
+      return response.json().then(function (config) {
+        if (!response.ok) throw new Error(config.error || response.statusText);
+        if (document.body) start(config);
+        else document.addEventListener("DOMContentLoaded", function () { start(config); });
       });
-    })
-    .then(function (config) {
-      if (document.body) start(config);
-      else document.addEventListener("DOMContentLoaded", function () { start(config); });
     })
     .catch(function (error) { console.warn("Baton: the chat could not start. " + error.message); });
 })();
