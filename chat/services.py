@@ -18,12 +18,13 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from chat import realtime, selectors
 from chat.frames import PageInfo, UserHash
+from chat.i18n import customer_language
 from chat.kb_import import ParsedArticle
 from chat.models import (
     Article,
@@ -397,7 +398,11 @@ def conversation_start(
 ) -> Conversation:
     with transaction.atomic():
         conversation = Conversation.objects.create(
-            site_id=contact.site_id, contact=contact, context=context or {}
+            site_id=contact.site_id,
+            contact=contact,
+            context=context or {},
+            # The widget's socket speaks its visitor's language (chat.i18n).
+            language=translation.get_language() or "",
         )
         ConversationEvent.objects.create(
             conversation=conversation, kind=ConversationEvent.Kind.CREATED
@@ -413,7 +418,13 @@ def conversation_start(
 
 
 def _same_page(visit: PageVisit | None, page: PageInfo) -> bool:
-    return visit is not None and visit.path == page.path and visit.title == page.title
+    """The page the customer was already on: the same address (query and hash count, a
+    hash router's pages differ only there) and the same title."""
+    if visit is None:
+        return False
+    if page.url and visit.url:
+        return visit.url == page.url and visit.title == page.title
+    return visit.path == page.path and visit.title == page.title
 
 
 def _page_append(*, conversation: Conversation, page: PageInfo) -> PageVisit:
@@ -489,11 +500,16 @@ def _message_append(
     for name, value in changes.items():
         setattr(conversation, name, value)
     message = Message.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)
+
+    def frame() -> dict[str, Any]:
+        with customer_language(conversation):
+            return {"frame": selectors.message_frame(message)}
+
     realtime.broadcast_on_commit(
         realtime.conversation_group(conversation.pk),
         "conversation.message",
         conversation_id=conversation.pk,
-        later=lambda: {"frame": selectors.message_frame(message)},
+        later=frame,
     )
     return message
 
@@ -524,8 +540,13 @@ def customer_message_post(
                 visit = _page_append(conversation=locked, page=page)
             if locked.state == Conversation.State.RESOLVED:
                 _state_set(conversation=locked, state=Conversation.State.AI, kind="reopened")
+            speaking = translation.get_language() or ""
             message = _message_append(
                 conversation=locked,
+                # The language the customer writes in now is the one they are answered in.
+                conversation_fields={"language": speaking}
+                if speaking and speaking != locked.language
+                else None,
                 author=Message.Author.CUSTOMER,
                 author_name=locked.contact.display_name,
                 body=body,

@@ -80,6 +80,18 @@ def test_the_same_page_twice_is_one_visit(site):
     assert list(conversation.pages.values_list("path", flat=True)) == ["/pricing", "/docs"]
 
 
+def test_another_query_of_the_same_page_is_a_visit_of_its_own(site):
+    conversation = factories.conversation(on=site, path="/")
+    shop = "https://www.acme.example/search?q="
+    for query in ("boots", "boots", "socks"):
+        services.page_record(
+            conversation=conversation,
+            page=PageInfo(path="/search", title="Search", url=shop + query),
+        )
+    visits = conversation.pages.exclude(path="/").values_list("url", flat=True)
+    assert list(visits) == [shop + "boots", shop + "socks"]
+
+
 def test_messages_remember_the_page_they_were_sent_from(site):
     conversation = factories.conversation(on=site, path="/pricing")
     message = post(conversation, "how much?", "page-0001").message
