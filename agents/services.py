@@ -17,6 +17,7 @@ from agents import metrics
 from agents.models import Agent, Alert, ApiToken, Note, Rating, Resolution, token_digest
 from chat import realtime
 from chat import services as chat_services
+from chat.i18n import customer_language
 from chat.models import Article, Conversation, ConversationEvent, ExampleQuestion, Message
 from escalation import selectors as escalation_selectors
 from escalation import services as escalation_services
@@ -88,8 +89,14 @@ def _current(conversation: Conversation) -> Handoff:
 
 
 def _system_line(conversation: Conversation, template: str, **context) -> Message:
-    body = render_to_string(f"agents/lines/{template}.txt", context).strip()
+    body = _customer_words(conversation, template, **context)
     return chat_services.system_message_post(conversation=conversation, body=body)
+
+
+def _customer_words(conversation: Conversation, template: str, **context) -> str:
+    """agents/lines/TEMPLATE.txt, said to the customer: in their language, not the agent's."""
+    with customer_language(conversation):
+        return render_to_string(f"agents/lines/{template}.txt", context).strip()
 
 
 def _changed(conversation: Conversation, handoff: Handoff) -> None:
@@ -203,7 +210,7 @@ def conversation_transfer(
             priority=handoff.priority,
             explanation=_("From %(agent)s (%(team)s): %(reason)s")
             % {"agent": agent.display_name, "team": handoff.team.name, "reason": reason},
-            customer_text=render_to_string("agents/lines/transferred.txt", {"team": team}).strip(),
+            customer_text=_customer_words(conversation, "transferred", team=team),
         )
         _changed(conversation, handoff)
     return new

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from agents import services as agent_services
-from chat import frames, presence, realtime, selectors, services
+from chat import frames, i18n, presence, realtime, selectors, services
 from chat.frames import FrameError
 from chat.models import Conversation, Site
 from escalation import services as escalation_services
@@ -114,6 +115,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_ORIGIN_REFUSED)
             return
         self.site = site
+        # Errors, welcome and history speak the visitor's language (chat.i18n).
+        self.language = i18n.language_of(self.scope)
         self.session = None
         self.conversation = None
         self.page: frames.PageInfo | None = None
@@ -141,6 +144,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_heard = time.monotonic()
+        with translation.override(self.language):
+            await self._receive(text_data, bytes_data)
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         frame: dict[str, Any] | None = None
         try:
             frame = frames.decode(text_data, bytes_data)

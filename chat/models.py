@@ -261,6 +261,12 @@ class Conversation(models.Model):
         related_name="+",
         help_text=_("The article the conversation was last about."),
     )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        help_text=_("The customer's language, for what Baton tells them; empty: the site's."),
+    )
     context = models.JSONField(
         _("page context"),
         default=dict,

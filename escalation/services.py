@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from agents.models import Agent
 from chat import realtime
 from chat import services as chat_services
+from chat.i18n import customer_language, staff_language
 from chat.markdown import render_markdown
 from chat.models import Article, Contact, Conversation, ConversationEvent, Message
 from chat.responder import Reply, get_responder, query_for
@@ -70,6 +71,13 @@ def customer_message_handle(*, message_id: int) -> Decision | None:
     before the lock is taken, and the lock is held only to record the decision if the
     conversation did not change meanwhile: on SQLite the lock is the whole database's.
     """
+    # What is stored for supervisors (explanations, briefs) is in the site's language,
+    # wherever the task runs; what the customer reads is put in theirs where it is written.
+    with staff_language():
+        return _message_handle(message_id=message_id)
+
+
+def _message_handle(*, message_id: int) -> Decision | None:
     message = (
         Message.objects.filter(pk=message_id, author=Message.Author.CUSTOMER)
         .select_related("decision", "page")
@@ -235,11 +243,13 @@ def _judge(*, message: Message, conversation: Conversation) -> _Judgement:
     else:
         # Unless the AI got the conversation back from a person, there is none.
         previous = "" if since == conversation.created_at else None
-    # The decision rests on what the knowledge base says; any writing comes later.
-    reply = get_responder().find(
-        query_for(conversation=conversation, message=message, previous_text=previous),
-        threshold=ruleset.confidence_threshold,
-    )
+    # The decision rests on what the knowledge base says; any writing comes later. Its
+    # small talk is said to the customer, in their language.
+    with customer_language(conversation):
+        reply = get_responder().find(
+            query_for(conversation=conversation, message=message, previous_text=previous),
+            threshold=ruleset.confidence_threshold,
+        )
     situation = _situation(message=message, reply=reply, earlier=earlier)
     outcome = rules.decide(situation, ruleset)
     return _Judgement(
@@ -428,6 +438,26 @@ def _ai_reply(
     other reply). ``deciding`` when the caller holds the conversation's lock and is
     recording this message's decision."""
     conversation = message.conversation
+    with customer_language(conversation):
+        text, suggestions = _ai_text(
+            conversation=conversation, reply=reply, outcome=outcome, ruleset=ruleset
+        )
+    chat_services.ai_reply_post(
+        in_reply_to=message,
+        body=text,
+        sources=reply.sources if outcome.action == "answer" else [],
+        confidence=reply.confidence,
+        intent=reply.intent,
+        topic=topic,
+        suggestions=suggestions,
+        locked=conversation if deciding else None,
+    )
+
+
+def _ai_text(
+    *, conversation: Conversation, reply: Reply, outcome: rules.Outcome, ruleset: rules.Ruleset
+) -> tuple[str, list[dict[str, str]]]:
+    """What the AI says to the customer, and the articles it offers when unsure."""
     contact = conversation.contact
     text = reply.text
     suggestions: list[dict[str, str]] = []
@@ -452,16 +482,7 @@ def _ai_reply(
         text += "\n\n" + _(
             "_If you'd rather go through this with a person, just say so: you'll be first in line._"
         )
-    chat_services.ai_reply_post(
-        in_reply_to=message,
-        body=text,
-        sources=reply.sources if outcome.action == "answer" else [],
-        confidence=reply.confidence,
-        intent=reply.intent,
-        topic=topic,
-        suggestions=suggestions,
-        locked=conversation if deciding else None,
-    )
+    return text, suggestions
 
 
 def _suggestions(reply: Reply) -> list[dict[str, str]]:
@@ -574,10 +595,19 @@ def _conversation_state(
 
 
 def _transition_text(handoff: Handoff, status: dict[str, Any], customer_text: str) -> str:
-    return render_to_string(
-        "escalation/transition.txt",
-        {"handoff": handoff, "status": status, "customer_text": customer_text},
-    ).strip()
+    return _line(
+        handoff.conversation,
+        "transition",
+        handoff=handoff,
+        status=status,
+        customer_text=customer_text,
+    )
+
+
+def _line(conversation: Conversation, template: str, **context: Any) -> str:
+    """A line Baton says to the customer (escalation/TEMPLATE.txt), in their language."""
+    with customer_language(conversation):
+        return render_to_string(f"escalation/{template}.txt", context).strip()
 
 
 # Routing -------------------------------------------------------------------------------
@@ -663,7 +693,7 @@ def team_dispatch(*, team: Team) -> int:
             _announce_status(handoff.conversation, status)
             chat_services.system_message_post(
                 conversation=handoff.conversation,
-                body=render_to_string("escalation/assigned.txt", {"status": status}).strip(),
+                body=_line(handoff.conversation, "assigned", status=status),
             )
         if moved:
             _announce_queue(team.pk)
@@ -707,7 +737,15 @@ class _TeamNow:
 def _status(
     handoff: Handoff, *, position: int | None = None, team_now: _TeamNow | None = None
 ) -> dict[str, Any]:
-    """What the customer sees about their place: team, position, wait, or the promise."""
+    """What the customer sees about their place: team, position, wait, or the promise, in
+    their language."""
+    with customer_language(handoff.conversation):
+        return _status_of(handoff, position=position, team_now=team_now)
+
+
+def _status_of(
+    handoff: Handoff, *, position: int | None, team_now: _TeamNow | None
+) -> dict[str, Any]:
     team = handoff.team
     team_now = team_now or _TeamNow(team)
     now = team_now.now
@@ -786,9 +824,7 @@ def _frame(conversation: Conversation, status: dict[str, Any]) -> dict[str, Any]
         "estimate_seconds": status["estimate_seconds"],
         "offline": status["offline"],
         "followup": has_followup,
-        "text": render_to_string(
-            "escalation/status.txt", {"status": status, "followup": has_followup}
-        ).strip(),
+        "text": _line(conversation, "status", status=status, followup=has_followup),
         "ask_email": status["offline"] and not has_followup,
     }
 
@@ -945,10 +981,12 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             _estimate_stored(handoff, status)
             chat_services.system_message_post(
                 conversation=conversation,
-                body=render_to_string(
-                    "escalation/rerouted.txt",
-                    {"status": status, "again": chosen is not None and chosen == late},
-                ).strip(),
+                body=_line(
+                    conversation,
+                    "rerouted",
+                    status=status,
+                    again=chosen is not None and chosen == late,
+                ),
             )
             _announce_status(conversation, status)
             _announce_queue(handoff.team_id)
@@ -1034,9 +1072,7 @@ def followup_request(*, conversation: Conversation, email: str) -> FollowUp:
             _conversation_state(conversation, Conversation.State.FOLLOWUP, team=handoff.team)
         chat_services.system_message_post(
             conversation=conversation,
-            body=render_to_string(
-                "escalation/followup_promised.txt", {"followup": followup, "status": status}
-            ).strip(),
+            body=_line(conversation, "followup_promised", followup=followup, status=status),
         )
         _announce_status(conversation, status)
         _announce_queue(handoff.team_id)
@@ -1090,12 +1126,14 @@ def reply_email_send(*, message_id: int) -> bool:
         kwargs={"site_key": site.key, "token": resume_token(conversation=conversation)},
     )
     context = {"message": message, "site": site, "link": link, "contact": contact}
-    email = EmailMultiAlternatives(
-        subject=render_to_string("escalation/email/reply_subject.txt", context).strip(),
-        body=render_to_string("escalation/email/reply.txt", context),
-        to=[to],
-    )
-    email.attach_alternative(render_to_string("escalation/email/reply.html", context), "text/html")
+    with customer_language(conversation):
+        email = EmailMultiAlternatives(
+            subject=render_to_string("escalation/email/reply_subject.txt", context).strip(),
+            body=render_to_string("escalation/email/reply.txt", context),
+            to=[to],
+        )
+        html = render_to_string("escalation/email/reply.html", context)
+    email.attach_alternative(html, "text/html")
     ReplyEmail.objects.filter(pk=record.pk).update(attempts=record.attempts + 1)
     try:
         email.send()
@@ -1113,4 +1151,6 @@ def reply_email_send(*, message_id: int) -> bool:
 def _notify(handoff: Handoff, *, event: str) -> None:
     from escalation import notifications
 
-    notifications.queue(handoff=handoff, event=event)
+    # Slack messages are read by the team, whatever language the customer writes in.
+    with staff_language():
+        notifications.queue(handoff=handoff, event=event)

@@ -23,10 +23,14 @@ ACME = "https://www.acme.example"
 class Widget:
     """One browser tab's socket, with helpers to read the frames it gets."""
 
-    def __init__(self, site_key: str = "acme", origin: str | None = ACME) -> None:
+    def __init__(
+        self, site_key: str = "acme", origin: str | None = ACME, language: str | None = None
+    ) -> None:
         headers = [(b"host", b"testserver")]
         if origin is not None:
             headers.append((b"origin", origin.encode()))
+        if language is not None:
+            headers.append((b"accept-language", language.encode()))
         self.socket = WebsocketCommunicator(application, f"/ws/widget/{site_key}/", headers=headers)
         self.seen: list[dict] = []
 
@@ -626,3 +630,23 @@ async def test_a_message_resent_on_a_new_socket_is_acknowledged_once_and_stored_
     ]
     count = await database_sync_to_async(Message.objects.filter(client_id="outbox-000001").count)()
     assert count == 1
+
+
+async def test_a_visitor_is_told_everything_in_their_language_and_agents_read_theirs(demo_kb):
+    from escalation.models import Decision
+
+    async with Widget("demo", origin="http://localhost:8001", language="de-DE,de;q=0.9") as tab:
+        await tab.hello()
+        await tab.send({"type": "message", "client_id": "empty-message-1", "body": "  "})
+        assert (await tab.until("error"))["message"] == "Die Nachricht ist leer."
+        await tab.say("hello!")
+        greeting = await tab.until("message", author="ai")
+        await tab.say("can I talk to a person please")
+        handoff = await tab.until("message", author="system")
+    assert greeting["body"] == "Hallo! Wobei kann ich Ihnen helfen?"
+    assert "Sie müssen sich also nicht" in handoff["body"]
+    conversation = await database_sync_to_async(Conversation.objects.get)()
+    assert conversation.language == "de"
+    # What is stored for supervisors stays in the site's language.
+    decision = await database_sync_to_async(Decision.objects.get)(action="handoff")
+    assert decision.explanation == "The customer asked for a person."

@@ -418,6 +418,19 @@ def test_a_reply_email_that_fails_shows_why_in_admin_and_goes_out_later(
     assert [m.to for m in mail.outbox] == [["sam@example.com"]]
 
 
+def test_agents_words_to_a_german_customer_are_in_german(demo_kb, billing, settings):
+    settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
+    ana = factories.agent("ana", teams=["billing"], online=False)
+    conversation = waiting_customer(demo_kb)
+    Conversation.objects.filter(pk=conversation.pk).update(language="de")
+    conversation.refresh_from_db()
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    agent_services.conversation_claim(conversation=conversation, agent=ana)
+    assert last_line(conversation) == "Ana ist der Unterhaltung beigetreten."
+    agent_services.agent_message_post(conversation=conversation, agent=ana, body="Erledigt.")
+    assert mail.outbox[0].subject == "Ihre Unterhaltung mit Parcelbird"
+
+
 def test_a_reply_the_open_widget_already_showed_is_not_emailed(demo_kb, billing, settings):
     settings.BATON_REPLY_EMAIL_DELAY_SECONDS = 0
     factories.agent("ana", teams=["billing"])
