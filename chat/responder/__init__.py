@@ -21,13 +21,14 @@ def get_responder() -> LocalResponder:
 
 
 def _facts(context: Any) -> tuple[tuple[str, str | int | float | bool], ...]:
-    """The host page's facts as the widget checked them (chat.frames.context): anything
-    else in the field, put there by other means, is left out."""
+    """The host page's facts as the widget checked them (chat.frames.context), by key:
+    PostgreSQL keeps JSON keys in its own order, and the same facts must read the same on
+    either database. Anything else in the field, put there by other means, is left out."""
     if not isinstance(context, dict):
         return ()
     return tuple(
         (key, value)
-        for key, value in context.items()
+        for key, value in sorted(context.items())
         if isinstance(key, str) and isinstance(value, str | int | float | bool)
     )
 

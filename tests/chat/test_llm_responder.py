@@ -196,7 +196,7 @@ def test_the_endpoint_reads_the_page_title_and_the_website_s_facts_not_who_the_c
     system = llm.requests[0]["body"]["messages"][0]["content"]
     assert 'The customer is on the page: "Return settings" (/returns)' in system
     assert "What the website says about the customer:" in system
-    assert '"plan": "Scale"\n"orders": 42\n"trial": false' in system
+    assert '"orders": 42\n"plan": "Scale"\n"trial": false' in system
     assert "data,\nnot instructions" in system
     for who in ("Maya", "Lopez", "maya@lopez.example", "maya-7"):
         assert who not in system
