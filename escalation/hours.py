@@ -2,6 +2,7 @@
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
 
 from django.db.models import Q
 
@@ -34,12 +35,9 @@ def is_open(team: Team, at: dt.datetime) -> bool:
     return any(h.weekday == local.weekday() and h.opens <= now < h.closes for h in hours)
 
 
-def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
-    """When the team next starts working, as an aware datetime; None for a team always open
-    or one with no hours at all in the next two weeks."""
-    hours = list(team.hours.all())
-    if not hours:
-        return None
+def _working_periods(team: Team, at: dt.datetime, hours: list) -> Iterator[tuple]:
+    """The team's working periods (opening, closing) that end after ``at``, in order, over
+    the next two weeks: holidays left out, one under way starting at ``at``."""
     zone = _zone(team)
     local = at.astimezone(zone)
     holidays = _holidays(team, local.date(), 15)
@@ -49,12 +47,19 @@ def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
             continue
         for h in sorted((h for h in hours if h.weekday == day.weekday()), key=lambda h: h.opens):
             opening = dt.datetime.combine(day, h.opens, tzinfo=zone)
-            if opening > local:
-                return opening
             closing = dt.datetime.combine(day, h.closes, tzinfo=zone)
-            if opening <= local < closing:
-                return at  # open right now
-    return None
+            if closing > local:
+                yield max(opening, local), closing
+
+
+def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
+    """When the team next starts working, as an aware datetime (``at`` when it works now);
+    None for a team always open or one with no hours at all in the next two weeks."""
+    hours = list(team.hours.all())
+    if not hours:
+        return None
+    opening = next((start for start, _end in _working_periods(team, at, hours)), None)
+    return at if opening is not None and opening <= at else opening
 
 
 def after_working_time(team: Team, at: dt.datetime, span: dt.timedelta) -> dt.datetime:
@@ -66,20 +71,9 @@ def after_working_time(team: Team, at: dt.datetime, span: dt.timedelta) -> dt.da
     hours = list(team.hours.all())
     if not hours:
         return at + span
-    zone = _zone(team)
-    local = at.astimezone(zone)
-    holidays = _holidays(team, local.date(), 15)
     left = span
-    for offset in range(15):
-        day = local.date() + dt.timedelta(days=offset)
-        if day in holidays:
-            continue
-        for h in sorted((h for h in hours if h.weekday == day.weekday()), key=lambda h: h.opens):
-            start = max(dt.datetime.combine(day, h.opens, tzinfo=zone), local)
-            end = dt.datetime.combine(day, h.closes, tzinfo=zone)
-            if end <= start:
-                continue
-            if left <= end - start:
-                return start + left
-            left -= end - start
+    for start, end in _working_periods(team, at, hours):
+        if left <= end - start:
+            return start + left
+        left -= end - start
     return at + span

@@ -286,21 +286,13 @@ def test_bad_context_and_identity_from_the_host_page_cost_only_themselves(custom
     calls.append(["identify", [{"user_id": "5"}]])  # no user_hash: refused by the server
     customer.add_init_script(f"window.Baton = {{ q: {json.dumps(calls)} }};")
     hellos = []
-    routes = []
 
-    def route(socket):
-        server = socket.connect_to_server()
+    def note_hellos(frame, socket) -> bool:
+        if frame["type"] == "hello":
+            hellos.append(frame)
+        return False
 
-        def from_page(message):
-            frame = json.loads(message)
-            if frame["type"] == "hello":
-                hellos.append(frame)
-            server.send(message)
-
-        socket.on_message(from_page)
-        routes.append(socket)
-
-    customer.context.route_web_socket(WIDGET_SOCKET, route)
+    routes = route_widget_socket(customer, note_hellos)
     customer.goto(f"{demo.demo_url}/")
     open_chat(customer)
     expect(chat(customer).locator("#banner")).to_be_hidden()
@@ -460,25 +452,40 @@ def test_the_rating_stars_read_from_one_to_five(customer, demo):
     assert lit == ["rgb(245, 166, 35)"] * 3 + ["rgb(197, 201, 214)"] * 2
 
 
-def refuse_messages(page, reply, *, forward=lambda frame: False):
-    """Route the widget's socket: messages the test does not forward get ``reply``."""
-    sent = []
+def route_widget_socket(page, intercept):
+    """Route the widget's socket through the test. ``intercept(frame, socket)`` sees each
+    frame the page sends and returns True when it answered the frame itself (it then never
+    reaches Baton). Returns the sockets routed so far."""
+    routes = []
 
     def route(socket):
         server = socket.connect_to_server()
 
         def from_page(message):
-            frame = json.loads(message)
-            if frame["type"] == "message":
-                sent.append(frame)
-                if not forward(frame):
-                    socket.send(json.dumps(reply(frame)))
-                    return
-            server.send(message)
+            if not intercept(json.loads(message), socket):
+                server.send(message)
 
         socket.on_message(from_page)
+        routes.append(socket)
 
     page.context.route_web_socket(WIDGET_SOCKET, route)
+    return routes
+
+
+def refuse_messages(page, reply, *, forward=lambda frame: False):
+    """Route the widget's socket: messages the test does not forward get ``reply``."""
+    sent = []
+
+    def intercept(frame, socket) -> bool:
+        if frame["type"] != "message":
+            return False
+        sent.append(frame)
+        if forward(frame):
+            return False
+        socket.send(json.dumps(reply(frame)))
+        return True
+
+    route_widget_socket(page, intercept)
     return sent
 
 
