@@ -241,6 +241,26 @@ async def test_a_flood_is_slowed_down_without_losing_what_was_typed(acme, settin
     assert count == 3
 
 
+async def test_a_resent_message_does_not_use_up_the_minute_s_allowance(acme, settings):
+    """The widget resends a message it saw no ack for; that is one message, not two."""
+    settings.BATON_MESSAGES_PER_MINUTE = 2
+    async with Widget() as widget:
+        await widget.hello()
+        first = await widget.say("is anyone there?", client_id="resent-0001")
+        again = await widget.say("is anyone there?", client_id="resent-0001")
+        other = await widget.say("hello?", client_id="second-0002")
+        await widget.send({"type": "message", "client_id": "third-00003", "body": "hi"})
+        error = await widget.until("error")
+    assert (first["duplicate"], again["duplicate"], other["duplicate"]) == (False, True, False)
+    assert again["seq"] == first["seq"]
+    assert error["code"] == "rate_limited"
+    assert error["client_id"] == "third-00003"
+    bodies = await database_sync_to_async(list)(
+        Message.objects.filter(author="customer").values_list("body", flat=True)
+    )
+    assert bodies == ["is anyone there?", "hello?"]
+
+
 async def test_a_socket_from_a_foreign_origin_is_refused(acme):
     async with Widget(origin="https://evil.example") as widget:
         assert widget.refused == 4403
