@@ -417,19 +417,34 @@ def conversation_start(
     return conversation
 
 
-def _same_page(visit: PageVisit | None, page: PageInfo) -> bool:
-    """The page the customer was already on: the same address (query and hash count, a
-    hash router's pages differ only there) and the same title."""
+def _same_address(visit: PageVisit | None, page: PageInfo) -> bool:
+    """The page the customer was already on (query and hash count: a hash router's pages
+    differ only there)."""
     if visit is None:
         return False
     if page.url and visit.url:
-        return visit.url == page.url and visit.title == page.title
-    return visit.path == page.path and visit.title == page.title
+        return visit.url == page.url
+    return visit.path == page.path
+
+
+def _nothing_new(visit: PageVisit | None, page: PageInfo) -> bool:
+    return _same_address(visit, page) and page.title in ("", visit.title)
 
 
 def _page_append(*, conversation: Conversation, page: PageInfo) -> PageVisit:
     last = conversation.pages.order_by("-id").first()
-    if _same_page(last, page):
+    if _same_address(last, page):
+        # A single-page app sets the new page's title just after it changes the address:
+        # the same visit, now with its title.
+        if not _nothing_new(last, page):
+            last.title = page.title
+            last.save(update_fields=["title"])
+            realtime.broadcast_on_commit(
+                realtime.conversation_group(conversation.pk),
+                "conversation.changed",
+                conversation_id=conversation.pk,
+                what="page",
+            )
         return last
     visit = PageVisit.objects.create(
         conversation=conversation,
@@ -534,7 +549,7 @@ def customer_message_post(
                 .get(pk=conversation.pk)
             )
             visit = last_visit
-            if page is not None and not _same_page(last_visit, page):
+            if page is not None and not _nothing_new(last_visit, page):
                 # The customer moved on (looked at again under the lock: another tab of
                 # the same conversation may have said so already).
                 visit = _page_append(conversation=locked, page=page)

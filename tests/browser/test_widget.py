@@ -345,6 +345,7 @@ def test_hash_routes_are_pages_and_a_blinking_title_is_not(customer, demo):
         "history.pushState({}, '', '/orders/7'); setTimeout(() => document.title = 'Order 7', 400)"
     )
     wait_for(lambda: PageVisit.objects.filter(path="/orders/7", title="Order 7").exists())
+    assert conversation.pages.filter(path="/orders/7").count() == 1
 
 
 def test_open_called_before_the_loader_has_its_config_opens_the_chat(customer, demo):

@@ -80,6 +80,25 @@ def test_the_same_page_twice_is_one_visit(site):
     assert list(conversation.pages.values_list("path", flat=True)) == ["/pricing", "/docs"]
 
 
+def test_a_title_set_just_after_the_address_changed_names_that_visit(site):
+    """A single-page app pushes the new address, then sets the page's title."""
+    conversation = factories.conversation(on=site, path="/")
+    order = "https://www.acme.example/orders/7"
+    services.page_record(conversation=conversation, page=PageInfo(path="/orders/7", url=order))
+    services.page_record(
+        conversation=conversation, page=PageInfo(path="/orders/7", title="Order 7", url=order)
+    )
+    services.customer_message_post(
+        conversation=conversation,
+        client_id="title-0001",
+        body="where is it?",
+        page=PageInfo(path="/orders/7", title="Order 7", url=order),
+    )
+    visits = conversation.pages.exclude(path="/")
+    assert list(visits.values_list("title", flat=True)) == ["Order 7"]
+    assert conversation.messages.get(client_id="title-0001").page == visits.get()
+
+
 def test_another_query_of_the_same_page_is_a_visit_of_its_own(site):
     conversation = factories.conversation(on=site, path="/")
     shop = "https://www.acme.example/search?q="
