@@ -178,7 +178,7 @@ def run(kind: str, titles: str, split: str, var: Path) -> dict:
 
     from chat.responder import Query, get_responder
     from chat.responder.local import get_index
-    from escalation import detectors, rules
+    from escalation import rules
 
     call_command("migrate", verbosity=0)
     folder = var / f"kb-{kind}-{titles}"
@@ -201,13 +201,8 @@ def run(kind: str, titles: str, split: str, var: Path) -> dict:
         # The first message of a conversation, as escalation.services._judge asks it.
         reply = responder.find(Query(text=text, previous_text=""), threshold=threshold)
         found, found_cpu = time.perf_counter(), time.process_time()
-        # As escalation.services._situation builds it for a first message: no history.
-        situation = rules.Situation(
-            text=text,
-            reply=reply,
-            sentiment=detectors.sentiment(text),
-            same_question_count=rules.same_question_count(text, reply, ()),
-        )
+        # The first message of a conversation: no history, no page.
+        situation = rules.situation_of(text, reply)
         outcomes.append(rules.decide(situation, ruleset))
         decided = time.perf_counter()
         responder_seconds.append(found - began)

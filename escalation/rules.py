@@ -328,6 +328,22 @@ def same_question_count(text: str, reply: Reply, previous: list[Turn] | tuple[Tu
     return int(((vectors[1:] @ vectors[0]) >= SAME_QUESTION_SIMILARITY).sum())
 
 
+def situation_of(
+    text: str, reply: Reply, previous: list[Turn] | tuple[Turn, ...] = (), **context: Any
+) -> Situation:
+    """A customer message as the rules read it: its words, its mood, the responder's reply,
+    the earlier turns and ``context`` (tier, attributes, page, topic). The live path, the
+    try-it page and the benchmarks all build it here, so they read a message alike."""
+    return Situation(
+        text=text,
+        reply=reply,
+        sentiment=detectors.sentiment(text),
+        previous=tuple(previous),
+        same_question_count=same_question_count(text, reply, previous),
+        **context,
+    )
+
+
 def decide(situation: Situation, ruleset: Ruleset) -> Outcome:
     boost = ruleset.tier_boost(situation.tier, situation.attributes)
     for trigger in ruleset.triggers:

@@ -389,17 +389,16 @@ def _situation(*, message: Message, reply: Reply, earlier: list[Message]) -> rul
                 rejected_topic=d.signals.get("rejected_topic", "") if d else "",
             )
         )
-    same_question = rules.same_question_count(message.body, reply, turns)
     last_ai = (
         conversation.messages.filter(author=Message.Author.AI, seq__lt=message.seq)
         .order_by("-seq")
         .first()
     )
     topic = conversation.topic
-    return rules.Situation(
-        text=message.body,
-        reply=reply,
-        sentiment=detectors.sentiment(message.body),
+    return rules.situation_of(
+        message.body,
+        reply,
+        turns,
         # Rules trust only what a verified source said.
         tier=contact.tier if contact.verified else "",
         attributes=contact.attributes if contact.verified else {},
@@ -409,8 +408,6 @@ def _situation(*, message: Message, reply: Reply, earlier: list[Message]) -> rul
         last_ai_answered_topic=bool(
             last_ai and topic and any(s.get("slug") == topic.slug for s in last_ai.sources)
         ),
-        previous=tuple(turns),
-        same_question_count=same_question,
     )
 
 

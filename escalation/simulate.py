@@ -44,21 +44,19 @@ def simulate(
             ),
             threshold=ruleset.confidence_threshold,
         )
-        feeling = detectors.sentiment(text)
-        situation = rules.Situation(
-            text=text,
-            reply=reply,
-            sentiment=feeling,
+        situation = rules.situation_of(
+            text,
+            reply,
+            previous,
             tier=tier,
             attributes=attributes or {},
             page_path=page_path,
             topic_slug=topic_slug,
             topic_team=topic_team,
             last_ai_answered_topic=answered_topic,
-            previous=tuple(previous),
-            same_question_count=rules.same_question_count(text, reply, previous),
         )
         outcome = rules.decide(situation, ruleset)
+        feeling = situation.sentiment
         steps.append(Step(text=text, reply=reply, sentiment=feeling, outcome=outcome))
         if outcome.action == "handoff":
             break
