@@ -3,6 +3,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import (
@@ -162,10 +165,23 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "channel", "event", "attempts", "delivered_at", "last_error"]
     list_filter = ["channel", "event"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    exclude = ["attempt_log"]
+    readonly_fields = [f.name for f in Delivery._meta.fields if f.name != "attempt_log"] + [
+        "attempt_history"
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description=_("attempt history"))
+    def attempt_history(self, delivery: Delivery) -> str:
+        """One line per attempt, oldest first: when, and what the endpoint said."""
+        lines = []
+        for attempt in delivery.attempt_log:
+            at = parse_datetime(attempt.get("at", ""))
+            when = date_format(timezone.localtime(at), "DATETIME_FORMAT") if at else "?"
+            lines.append(f"{when}: {attempt.get('outcome', '')}")
+        return "\n".join(lines) or "-"
 
 
 @admin.register(ReplyEmail)

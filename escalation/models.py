@@ -444,7 +444,12 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # Every attempt: when it was made and how it went ({"at", "outcome"}), the last
+    # ATTEMPTS_KEPT of them.
+    attempt_log = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    ATTEMPTS_KEPT = 20
 
     class Meta:
         verbose_name_plural = _("deliveries")

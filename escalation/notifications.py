@@ -176,6 +176,13 @@ def deliver(*, delivery_id: int) -> bool:
                 channel.pk,
             )
     Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    attempted_at = timezone.now()
+
+    def record(outcome: str, **fields: Any) -> None:
+        entry = {"at": attempted_at.isoformat(), "outcome": outcome}
+        log = [*delivery.attempt_log, entry][-Delivery.ATTEMPTS_KEPT :]
+        Delivery.objects.filter(pk=delivery.pk).update(attempt_log=log, **fields)
+
     answer_seconds = settings.BATON_WEBHOOK_TIMEOUT
     try:
         response = requests.post(
@@ -189,11 +196,11 @@ def deliver(*, delivery_id: int) -> bool:
             allow_redirects=False,
         )
     except requests.RequestException as error:
-        Delivery.objects.filter(pk=delivery.pk).update(last_error=str(error)[:300])
+        record(str(error)[:300], last_error=str(error)[:300])
         raise DeliveryFailed(str(error)) from error
     if response.status_code >= 300:
         message = f"HTTP {response.status_code}: {response.text[:200]}"
-        Delivery.objects.filter(pk=delivery.pk).update(last_error=message)
+        record(message, last_error=message)
         raise DeliveryFailed(message)
-    Delivery.objects.filter(pk=delivery.pk).update(delivered_at=timezone.now(), last_error="")
+    record(f"HTTP {response.status_code}", delivered_at=timezone.now(), last_error="")
     return True

@@ -214,7 +214,7 @@ def test_channels_can_be_limited_to_teams(demo_kb, endpoint):
 
 
 def test_a_failing_endpoint_is_retried_later_each_time_and_delivers_once(
-    demo_kb, endpoint, retries
+    demo_kb, endpoint, retries, admin_client
 ):
     endpoint.statuses = [500, 503]
     channel = NotificationChannel.objects.create(
@@ -235,6 +235,12 @@ def test_a_failing_endpoint_is_retried_later_each_time_and_delivers_once(
     delivery = Delivery.objects.get(channel=channel)
     assert delivery.delivered_at is not None
     assert (delivery.attempts, delivery.last_error) == (3, "")
+    # Once delivered, the admin still sees what each attempt met, in order.
+    outcomes = [attempt["outcome"] for attempt in delivery.attempt_log]
+    assert outcomes == ["HTTP 500: ok", "HTTP 503: ok", "HTTP 200"]
+    page = admin_client.get(f"/admin/escalation/delivery/{delivery.pk}/change/").content.decode()
+    history = page[page.index("HTTP 500: ok") :]
+    assert history.index("HTTP 503: ok") < history.index("HTTP 200")
     # Three tries of one delivery, which the receiver can tell apart from three handoffs.
     assert [headers["X-Baton-Delivery"] for headers, _body in endpoint.received] == [
         str(delivery.pk)
