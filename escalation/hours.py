@@ -23,16 +23,30 @@ def _holidays(team: Team, start: dt.date, days: int) -> set[dt.date]:
     )
 
 
+def _period(day: dt.date, hours, zone: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """One day's working period as instants (UTC), so that lengths and comparisons are
+    real time on the nights the clocks change. Closing at 00:00 is closing at midnight."""
+    closing_day = day + dt.timedelta(days=1) if hours.closes == dt.time(0) else day
+    opening = dt.datetime.combine(day, hours.opens, tzinfo=zone)
+    closing = dt.datetime.combine(closing_day, hours.closes, tzinfo=zone)
+    return opening.astimezone(dt.UTC), closing.astimezone(dt.UTC)
+
+
 def is_open(team: Team, at: dt.datetime) -> bool:
     """True when the team works at this moment (always, for a team without hours)."""
     hours = list(team.hours.all())
     if not hours:
         return True
-    local = at.astimezone(_zone(team))
+    zone = _zone(team)
+    local = at.astimezone(zone)
     if local.date() in _holidays(team, local.date(), 0):
         return False
-    now = local.time()
-    return any(h.weekday == local.weekday() and h.opens <= now < h.closes for h in hours)
+    return any(
+        opening <= at < closing
+        for opening, closing in (
+            _period(local.date(), h, zone) for h in hours if h.weekday == local.weekday()
+        )
+    )
 
 
 def _working_periods(team: Team, at: dt.datetime, hours: list) -> Iterator[tuple]:
@@ -46,10 +60,9 @@ def _working_periods(team: Team, at: dt.datetime, hours: list) -> Iterator[tuple
         if day in holidays:
             continue
         for h in sorted((h for h in hours if h.weekday == day.weekday()), key=lambda h: h.opens):
-            opening = dt.datetime.combine(day, h.opens, tzinfo=zone)
-            closing = dt.datetime.combine(day, h.closes, tzinfo=zone)
-            if closing > local:
-                yield max(opening, local), closing
+            opening, closing = _period(day, h, zone)
+            if closing > at:
+                yield max(opening, at), closing
 
 
 def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:

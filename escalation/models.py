@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 import zoneinfo
 
@@ -58,7 +59,7 @@ class BusinessHours(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="hours")
     weekday = models.PositiveSmallIntegerField(_("day"), choices=Weekday.choices)
     opens = models.TimeField(_("opens"))
-    closes = models.TimeField(_("closes"))
+    closes = models.TimeField(_("closes"), help_text=_("00:00 is midnight, the end of the day."))
 
     class Meta:
         ordering = ["weekday", "opens"]
@@ -69,8 +70,16 @@ class BusinessHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
 
     def clean(self) -> None:
-        if self.opens is not None and self.closes is not None and self.closes <= self.opens:
-            raise ValidationError(_("A team must close after it opens on the same day."))
+        midnight = dt.time(0)
+        if (
+            self.opens is not None
+            and self.closes is not None
+            and self.closes != midnight
+            and self.closes <= self.opens
+        ):
+            raise ValidationError(
+                _("A team must close after it opens on the same day (00:00 is midnight).")
+            )
 
 
 class Holiday(models.Model):

@@ -780,7 +780,9 @@ def _status_of(
     if back is not None and back > now:
         status["back_at"] = back
         status["back_text"] = _when(back, team)
-        promised = back + dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS_AFTER_OPENING)
+        promised = hours.after_working_time(
+            team, back, dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS_AFTER_OPENING)
+        )
     else:
         promised = hours.after_working_time(
             team, now, dt.timedelta(hours=settings.BATON_FOLLOWUP_HOURS)

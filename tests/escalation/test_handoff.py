@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -295,6 +296,39 @@ def test_business_hours_across_time_zones():
     assert hours.is_open(ny, dt.datetime(2026, 1, 14, 14, 30, tzinfo=dt.UTC))
 
 
+def test_working_time_is_real_time_on_the_nights_the_clocks_change():
+    night = Team.objects.create(slug="night", name="Night", timezone="Europe/Berlin")
+    BusinessHours.objects.create(team=night, weekday=6, opens=dt.time(0), closes=dt.time(6))
+    # 29 March 2026: 02:00 becomes 03:00, so the Sunday shift is five hours long.
+    saturday_evening = dt.datetime(2026, 3, 28, 23, 0, tzinfo=dt.UTC)  # Sunday 00:00 local
+    four_hours = hours.after_working_time(night, saturday_evening, dt.timedelta(hours=4))
+    assert four_hours == dt.datetime(2026, 3, 29, 3, 0, tzinfo=dt.UTC)  # 05:00 local
+    assert hours.is_open(night, dt.datetime(2026, 3, 29, 3, 30, tzinfo=dt.UTC))
+    assert not hours.is_open(night, dt.datetime(2026, 3, 29, 4, 0, tzinfo=dt.UTC))
+    # 25 October 2026: 03:00 becomes 02:00 again, so it is seven hours long.
+    fall = dt.datetime(2026, 10, 24, 22, 0, tzinfo=dt.UTC)  # Sunday 00:00 local
+    longer = hours.after_working_time(night, fall, dt.timedelta(hours=6, minutes=30))
+    assert longer == dt.datetime(2026, 10, 25, 4, 30, tzinfo=dt.UTC)  # 05:30 local
+
+
+def test_a_team_can_work_until_midnight():
+    late = Team.objects.create(slug="late", name="Late", timezone="Europe/Berlin")
+    evening = BusinessHours(team=late, weekday=0, opens=dt.time(18), closes=dt.time(0))
+    evening.full_clean(exclude=["team"])
+    evening.save()
+    with pytest.raises(ValidationError):
+        BusinessHours(team=late, weekday=1, opens=dt.time(18), closes=dt.time(9)).full_clean()
+    monday = dt.datetime(2026, 11, 23, 22, 59, 30, tzinfo=dt.UTC)  # 23:59:30 in Berlin
+    assert hours.is_open(late, monday)
+    assert not hours.is_open(late, monday + dt.timedelta(minutes=1))
+    assert hours.next_opening(late, monday + dt.timedelta(minutes=1)) == dt.datetime(
+        2026, 11, 30, 18, 0, tzinfo=berlin_zone()
+    )
+    assert hours.after_working_time(late, monday, dt.timedelta(minutes=1)) == dt.datetime(
+        2026, 11, 30, 18, 0, 30, tzinfo=berlin_zone()
+    )
+
+
 def berlin_zone():
     import zoneinfo
 
@@ -361,6 +395,25 @@ def test_a_promise_made_late_on_a_friday_is_kept_in_working_hours(demo_kb, billi
         2026, 11, 30, 12, 30, tzinfo=berlin_zone()
     )
     assert "Monday 30 November at 12:30 p.m." in last_line(conversation)
+
+
+def test_a_promise_after_opening_counts_working_hours_too(demo_kb, billing):
+    billing.timezone = "Europe/Berlin"
+    billing.save()
+    for day in range(5):
+        BusinessHours.objects.create(
+            team=billing, weekday=day, opens=dt.time(9), closes=dt.time(17)
+        )
+    # A short Saturday morning: the two hours promised after opening do not fit in it.
+    BusinessHours.objects.create(team=billing, weekday=5, opens=dt.time(10), closes=dt.time(11))
+    factories.agent("ana", teams=["billing"])
+    friday_evening = dt.datetime(2026, 11, 27, 19, 0, tzinfo=dt.UTC)  # 20:00 in Berlin
+    with time_machine.travel(friday_evening, tick=False):
+        conversation = waiting_customer(demo_kb)
+    assert "back Saturday 28 November at 10 a.m." in last_line(conversation)
+    assert Handoff.objects.get().promised_by == dt.datetime(
+        2026, 11, 30, 10, 0, tzinfo=berlin_zone()
+    )
 
 
 def test_a_reply_to_a_customer_who_left_goes_by_email_with_a_link_back(
