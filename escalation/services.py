@@ -883,9 +883,11 @@ def team_queue_refresh(*, team: Team) -> int:
     """Tell every waiting customer of the team their current place and wait.
 
     A new estimate is stored (and announced) only when it moved: another place, or a
-    wait that changed by more than a fifth. Returns how many customers were told. One
-    query reads the whole queue with each customer's last estimate, so customers whose
-    place did not move cost nothing more.
+    wait that changed by more than a fifth. When the team closes or its last agent
+    leaves, the waiting customers are told when it is back and offered the email
+    follow-up (and told again with an estimate once someone is there). Returns how many
+    customers were told. One query reads the whole queue with each customer's last
+    estimate, so customers whose place did not move cost nothing more.
     """
     told = 0
     team_now = _TeamNow(team)
@@ -899,16 +901,31 @@ def team_queue_refresh(*, team: Team) -> int:
             moved = moved or abs(seconds - handoff.last_seconds) > max(
                 30, 0.2 * handoff.last_seconds
             )
-        if not moved:
+        went = status["offline"] != handoff.offline
+        if not (moved or went):
             continue
         with transaction.atomic():
             if seconds is not None:
                 WaitEstimate.objects.create(
                     handoff=handoff, position=status["position"], estimated_seconds=seconds
                 )
+            if went:
+                _offline_set(handoff, status)
             _announce_status(handoff.conversation, status)
         told += 1
     return told
+
+
+def _offline_set(handoff: Handoff, status: dict[str, Any]) -> None:
+    """The team closed or its last agent left while the customer waited, or it is back."""
+    handoff.offline = status["offline"]
+    handoff.promised_by = status["promised_by"]
+    handoff.save(update_fields=["offline", "promised_by"])
+    if handoff.offline and not FollowUp.objects.filter(conversation=handoff.conversation).exists():
+        chat_services.system_message_post(
+            conversation=handoff.conversation,
+            body=_line(handoff.conversation, "offline", status=status),
+        )
 
 
 def handoff_answered(*, handoff: Handoff, at: dt.datetime | None = None) -> None:

@@ -16,7 +16,7 @@ from agents import services as agent_services
 from agents.models import Agent
 from chat import presence
 from chat.models import Contact, Conversation, Message, Site
-from escalation import hours, services
+from escalation import hours, services, tasks
 from escalation.models import (
     BusinessHours,
     Handoff,
@@ -395,6 +395,25 @@ def test_a_promise_made_late_on_a_friday_is_kept_in_working_hours(demo_kb, billi
         2026, 11, 30, 12, 30, tzinfo=berlin_zone()
     )
     assert "Monday 30 November at 12:30 p.m." in last_line(conversation)
+
+
+def test_at_closing_time_the_waiting_customers_are_told_when_the_team_is_back(
+    demo_kb, billing
+):
+    BusinessHours.objects.create(team=billing, weekday=0, opens=dt.time(9), closes=dt.time(17))
+    factories.agent("ana", teams=["billing"], capacity=1)
+    monday_1650 = dt.datetime(2026, 11, 23, 16, 50, tzinfo=dt.UTC)
+    with time_machine.travel(monday_1650, tick=False):
+        waiting_customer(demo_kb)
+        second = waiting_customer(demo_kb)
+    assert "next in line" in last_line(second)
+    with time_machine.travel(monday_1650 + dt.timedelta(minutes=20), tick=False):
+        tasks.queues_refresh()
+        tasks.queues_refresh()  # the next pass has nothing new to say
+    assert "away right now and back Monday 30 November at 9 a.m." in last_line(second)
+    assert second.messages.filter(body__contains="away right now").count() == 1
+    handoff = Handoff.objects.get(conversation=second)
+    assert handoff.offline and handoff.promised_by is not None
 
 
 def test_a_promise_after_opening_counts_working_hours_too(demo_kb, billing):

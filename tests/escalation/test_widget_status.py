@@ -48,3 +48,38 @@ async def test_with_nobody_there_the_widget_offers_an_email_follow_up(demo_kb):
         await back.hello(token=welcome["token"])
         status = await back.until("status")
     assert status["followup"] is True and "will email you" in status["text"]
+
+
+async def test_a_waiting_customer_hears_when_the_last_agent_leaves_and_comes_back(demo_kb):
+    from channels.db import database_sync_to_async
+
+    from agents import services as agent_services
+    from agents.models import Agent
+    from escalation import tasks
+
+    ana = await database_sync_to_async(factories.agent)("ana", teams=["general"], capacity=1)
+
+    def presence(value: str) -> None:
+        agent_services.presence_set(agent=ana, presence=value)
+        tasks.queues_refresh()  # the beat's pass, whatever was scheduled meanwhile
+
+    async with Widget("demo", origin=DEMO) as first:
+        await first.hello()
+        await first.say("agent please")
+        await first.until("status", state="assigned")
+    async with Widget("demo", origin=DEMO) as second:
+        await second.hello()
+        await second.say("can I talk to a human?")
+        waiting = await second.until("status")
+        assert waiting["offline"] is False and waiting["ask_email"] is False
+        await database_sync_to_async(presence)(Agent.Presence.OFFLINE)
+        line = await second.until("message", author="system")
+        gone = await second.until("status", offline=True)
+        assert gone["ask_email"] is True and "Nobody from General" in gone["text"]
+        assert "Nobody from the General team is online" in line["body"]
+        assert "Leave your email" in line["body"]
+        await database_sync_to_async(presence)(Agent.Presence.ONLINE)
+        back = await second.until("status", offline=False)
+    # Ana is back but still busy with the first customer: a place and a wait again.
+    assert back["position"] == 1 and back["ask_email"] is False
+    assert "you're next" in back["text"]
