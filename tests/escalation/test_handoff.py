@@ -397,9 +397,7 @@ def test_a_promise_made_late_on_a_friday_is_kept_in_working_hours(demo_kb, billi
     assert "Monday 30 November at 12:30 p.m." in last_line(conversation)
 
 
-def test_at_closing_time_the_waiting_customers_are_told_when_the_team_is_back(
-    demo_kb, billing
-):
+def test_at_closing_time_the_waiting_customers_are_told_when_the_team_is_back(demo_kb, billing):
     BusinessHours.objects.create(team=billing, weekday=0, opens=dt.time(9), closes=dt.time(17))
     factories.agent("ana", teams=["billing"], capacity=1)
     monday_1650 = dt.datetime(2026, 11, 23, 16, 50, tzinfo=dt.UTC)
