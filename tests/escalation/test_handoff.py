@@ -414,6 +414,17 @@ def test_at_closing_time_the_waiting_customers_are_told_when_the_team_is_back(de
     assert handoff.offline and handoff.promised_by is not None
 
 
+def test_an_email_left_once_an_agent_has_the_conversation_promises_no_time(demo_kb, billing):
+    # The form was still on the screen when Ana came online and took the conversation.
+    factories.agent("ana", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    services.followup_request(conversation=conversation, email="sam@example.com")
+    assert last_line(conversation) == (
+        "Thanks. If you leave, the answer will reach you at sam@example.com, with a link "
+        "back to this conversation."
+    )
+
+
 def test_a_promise_after_opening_counts_working_hours_too(demo_kb, billing):
     billing.timezone = "Europe/Berlin"
     billing.save()
