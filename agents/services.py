@@ -171,17 +171,22 @@ def conversation_assign(*, conversation: Conversation, by: Agent, to: Agent) -> 
                 _("%(name)s is not in the %(team)s team.")
                 % {"name": to.display_name, "team": handoff.team.name}
             )
+        if to.presence == Agent.Presence.OFFLINE:
+            raise ActionRefused(
+                _("%(name)s is offline: the conversation would wait for nobody.")
+                % {"name": to.display_name}
+            )
+        # Theirs to pick up, within the team's deadline like any conversation offered.
         handoff.agent = to
-        handoff.status = Handoff.Status.ANSWERED if handoff.answered_at else Handoff.Status.OFFERED
+        handoff.status = Handoff.Status.OFFERED
         handoff.offered_at = timezone.now()
         handoff.joined_at = None
         handoff.save(update_fields=["agent", "status", "offered_at", "joined_at"])
         _state(conversation, Conversation.State.ASSIGNED, actor=by)
-        _system_line(conversation, "joined", agent=to)
         realtime.broadcast_on_commit(
             escalation_services.agent_group(to.pk), "agent.assigned", handoff_id=handoff.pk
         )
-        escalation_services.status_announce(conversation=conversation)
+        escalation_services.assignment_announce(handoff=handoff)
         _changed(conversation, handoff)
     return handoff
 

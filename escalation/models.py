@@ -26,8 +26,9 @@ class Team(models.Model):
         _("pick-up deadline (seconds)"),
         default=120,
         help_text=_(
-            "An agent who has not answered a conversation this long after getting it loses "
-            "it to the next agent, and the customer is told."
+            "An agent who has neither joined nor answered a conversation this long after "
+            "getting it (from the queue or from a colleague) loses it to the next agent, and "
+            "the customer is told."
         ),
     )
     timezone = models.CharField(

@@ -685,16 +685,21 @@ def team_dispatch(*, team: Team) -> int:
             if _route(handoff) is None:
                 break
             moved += 1
-            status = _status(handoff)
-            _estimate_stored(handoff, status)
-            _announce_status(handoff.conversation, status)
-            chat_services.system_message_post(
-                conversation=handoff.conversation,
-                body=_line(handoff.conversation, "assigned", status=status),
-            )
+            assignment_announce(handoff=handoff)
         if moved:
             _announce_queue(team.pk)
     return moved
+
+
+def assignment_announce(*, handoff: Handoff) -> None:
+    """Tell the customer which agent has their conversation now, and when they answer."""
+    status = _status(handoff)
+    _estimate_stored(handoff, status)
+    _announce_status(handoff.conversation, status)
+    chat_services.system_message_post(
+        conversation=handoff.conversation,
+        body=_line(handoff.conversation, "assigned", status=status),
+    )
 
 
 # Status and estimates ------------------------------------------------------------------
@@ -934,6 +939,11 @@ def handoff_answered(*, handoff: Handoff, at: dt.datetime | None = None) -> None
     with transaction.atomic():
         locked = Handoff.objects.select_for_update().get(pk=handoff.pk)
         if locked.answered_at is not None:
+            if locked.status == Handoff.Status.OFFERED:
+                # The agent it was passed on to: the customer hears from a person again.
+                locked.status = Handoff.Status.ANSWERED
+                locked.save(update_fields=["status"])
+                _announce_status(locked.conversation, _status(locked))
             return
         locked.answered_at = at
         locked.status = Handoff.Status.ANSWERED
@@ -951,14 +961,16 @@ def handoff_answered(*, handoff: Handoff, at: dt.datetime | None = None) -> None
 def sla_sweep(*, now: dt.datetime | None = None) -> int:
     """Move conversations whose agent let the pick-up deadline pass; returns how many.
 
-    Run by Celery beat every few seconds. A second run finds nothing more to do: each
-    handoff is re-checked under a row lock before it moves.
+    Picking up is joining the conversation (the customer sees "Ana joined") or answering
+    it; a conversation passed to another agent is theirs to pick up within the deadline
+    again. Run by Celery beat every few seconds. A second run finds nothing more to do:
+    each handoff is re-checked under a row lock before it moves.
     """
     now = now or timezone.now()
     moved = 0
     in_hand = [Handoff.Status.OFFERED, Handoff.Status.ANSWERED]
     overdue = Handoff.objects.filter(
-        Q(status=Handoff.Status.OFFERED, answered_at__isnull=True)
+        Q(status=Handoff.Status.OFFERED, joined_at__isnull=True)
         # An agent deleted with conversations in hand leaves them with nobody: at once.
         | Q(status__in=in_hand, agent__isnull=True)
     ).select_related("team")
@@ -976,7 +988,7 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             late = handoff.agent
             if handoff.status not in in_hand or (
                 late is not None
-                and (handoff.status != Handoff.Status.OFFERED or handoff.answered_at is not None)
+                and (handoff.status != Handoff.Status.OFFERED or handoff.joined_at is not None)
             ):
                 continue
             if late is not None:
@@ -1100,7 +1112,9 @@ def agent_reply_posted(*, message: Message) -> None:
     from escalation import tasks
 
     handoff = selectors.handoff_current(conversation=message.conversation)
-    if handoff is not None and handoff.answered_at is None:
+    if handoff is not None and (
+        handoff.answered_at is None or handoff.status == Handoff.Status.OFFERED
+    ):
         handoff_answered(handoff=handoff, at=message.created_at)
     transaction.on_commit(
         lambda: tasks.reply_email_send.apply_async(

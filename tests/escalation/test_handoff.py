@@ -247,6 +247,48 @@ def test_an_agent_who_misses_the_deadline_loses_the_conversation_to_the_next(dem
     assert f"{first.display_name} is taking over" in last_line(conversation)
 
 
+def test_an_agent_who_joined_keeps_the_conversation_past_the_deadline(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    factories.agent("ana", teams=["billing"])
+    factories.agent("ben", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    chosen = Handoff.objects.get().agent
+    agent_services.conversation_claim(conversation=conversation, agent=chosen)
+    assert last_line(conversation) == f"{chosen.display_name} joined the conversation."
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=61), tick=False):
+        assert services.sla_sweep() == 0
+    assert Handoff.objects.get().agent == chosen
+
+
+def test_a_conversation_passed_to_a_colleague_is_theirs_to_pick_up_in_time(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    ana = factories.agent("ana", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    agent_services.agent_message_post(conversation=conversation, agent=ana, body="Hi, Ana here")
+    ben = factories.agent("ben", teams=["billing"], online=False)
+    with pytest.raises(agent_services.ActionRefused, match="Ben is offline"):
+        agent_services.conversation_assign(conversation=conversation, by=ana, to=ben)
+    agent_services.presence_set(agent=ben, presence=Agent.Presence.ONLINE)
+    agent_services.conversation_assign(conversation=conversation, by=ana, to=ben)
+    # Ben has not joined yet: the customer is told he has it, not that he is there.
+    assert last_line(conversation) == "Ben from our Billing team has your conversation now."
+    assert services.status_frame(conversation=conversation)["agent"] == "Ben"
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=61), tick=False):
+        assert services.sla_sweep() == 1
+    handoff = Handoff.objects.get()
+    assert handoff.agent == ana and ben in handoff.passed_over.all()
+    assert "Sorry for the wait" in last_line(conversation)
+    # Once the agent it went to answers, the customer is talking with a person again.
+    agent_services.agent_message_post(conversation=conversation, agent=ana, body="Back again")
+    handoff.refresh_from_db()
+    assert handoff.status == "answered"
+    assert services.status_frame(conversation=conversation)["text"] == (
+        "You're chatting with Ana (Billing)."
+    )
+
+
 def test_the_only_agent_who_misses_the_deadline_is_reminded(demo_kb, billing):
     billing.sla_seconds = 60
     billing.save()
