@@ -95,6 +95,8 @@ class CompiledTrigger:
         return ""
 
     def matches_contact(self, tier: str, attributes: dict[str, Any]) -> bool:
+        """Tiers, attribute names and their values match in any case."""
+        attributes = {str(key).lower(): value for key, value in attributes.items()}
         for value in self.values:
             if "=" in value:
                 key, expected = (part.strip() for part in value.split("=", 1))
@@ -284,10 +286,11 @@ def _fires(trigger: CompiledTrigger, s: Situation) -> tuple[str, str, dict] | No
                     {},
                 )
         case Trigger.Kind.PAGE:
-            path = s.page_path.rstrip("/") or "/"
+            # In any case, as the values are kept; "/" is every page.
+            path = s.page_path.lower().rstrip("/") or "/"
             for value in trigger.values:
-                prefix = value.rstrip("/") or "/"
-                if path == prefix or path.startswith(prefix + "/"):
+                prefix = value.rstrip("/")
+                if path == (prefix or "/") or path.startswith(prefix + "/"):
                     return (
                         team or _topic_team(s),
                         _("The customer is on %(path)s.") % {"path": s.page_path},

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from chat.models import Conversation, Message
-from escalation import services
+from escalation import rules, services
 from escalation.models import Decision, Handoff, Trigger
 from tests import factories
 from tests.factories import say
@@ -253,6 +253,28 @@ def test_a_page_rule_hands_off_on_its_pages(chat):
     Trigger.objects.filter(kind="page").update(enabled=True)
     decision = say(chat, "hello?", path="/checkout/error/payment")
     assert (decision.action, decision.team.slug) == ("handoff", "billing")
+
+
+def test_page_rules_match_in_any_case_and_slash_is_every_page(chat):
+    rule = Trigger.objects.get(kind="page")
+    rule.enabled, rule.values = True, "/Checkout/Error"
+    rule.save()
+    assert say(chat, "hello?", path="/checkout/errors").action == "smalltalk"
+    assert say(chat, "hello?", path="/Checkout/Error").action == "handoff"
+    other = factories.conversation(on=chat.site, path="/")
+    rule.values = "/"
+    rule.save()
+    assert say(other, "hello?", path="/pricing").action == "handoff"
+
+
+def test_attribute_rules_match_names_and_values_in_any_case():
+    rule = Trigger(name="Premium", kind="tier", values="accountType=Premium\nVIP")
+    compiled = rules.CompiledTrigger.compile(rule)
+    assert compiled.matches_contact("", {"accountType": "premium"})
+    assert compiled.matches_contact("", {"ACCOUNTTYPE": "PREMIUM"})
+    assert compiled.matches_contact("vip", {})
+    assert not compiled.matches_contact("", {"accountType": "basic"})
+    assert not compiled.matches_contact("gold", {"plan": "premium"})
 
 
 def test_a_customer_who_went_quiet_after_a_question_is_handed_off_when_enabled(chat):
