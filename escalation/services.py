@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from agents.models import Agent
 from chat import realtime
@@ -1029,25 +1030,34 @@ IDLE_LOOK_BACK = dt.timedelta(hours=1)
 
 def idle_sweep(*, now: dt.datetime | None = None) -> int:
     """Hand off conversations where the AI asked the customer something and heard nothing
-    back for the idle trigger's time. Does nothing while no idle trigger is enabled."""
+    back for an idle trigger's time: the first enabled one, in order, whose time is up.
+    Does nothing while no idle trigger is enabled."""
     now = now or timezone.now()
-    idle = [t.row for t in rules.current_ruleset().triggers if t.row.kind == Trigger.Kind.IDLE]
+    ruleset = rules.current_ruleset()
+    idle = [t.row for t in ruleset.triggers if t.row.kind == Trigger.Kind.IDLE]
     if not idle:
         return 0
-    trigger = idle[0]
-    cutoff = now - dt.timedelta(seconds=trigger.count or 600)
+
+    def waited(trigger: Trigger) -> dt.timedelta:
+        return dt.timedelta(seconds=trigger.count or 600)
+
+    shortest, longest = min(map(waited, idle)), max(map(waited, idle))
     moved = 0
     # Those that went quiet lately, newest first: the sweep runs every few seconds, so each
     # is looked at soon after its time is up. One quiet for hours (the rule was off, or
     # the customer is long gone) is not handed to a person now.
     stale = Conversation.objects.filter(
         state=Conversation.State.AI,
-        updated_at__lt=cutoff,
-        updated_at__gte=cutoff - IDLE_LOOK_BACK,
+        updated_at__lt=now - shortest,
+        updated_at__gte=now - longest - IDLE_LOOK_BACK,
     ).order_by("-updated_at")
-    for conversation in stale.select_related("topic__team")[:200]:
+    for conversation in stale.select_related("topic__team", "contact")[:200]:
         last = conversation.messages.order_by("-seq").first()
-        if last is None or last.author != Message.Author.AI or last.created_at >= cutoff:
+        if last is None or last.author != Message.Author.AI:
+            continue
+        quiet = now - last.created_at
+        trigger = next((t for t in idle if waited(t) <= quiet <= waited(t) + IDLE_LOOK_BACK), None)
+        if trigger is None:
             continue
         asked = Decision.objects.filter(
             message_id=last.in_reply_to_id, action=Decision.Action.CLARIFY
@@ -1060,18 +1070,29 @@ def idle_sweep(*, now: dt.datetime | None = None) -> int:
                 continue
             topic = conversation.topic
             team = trigger.team or (topic.team if topic and topic.team else _team("general"))
+            contact = conversation.contact
+            # As for a message's rules: the trigger's boost on top of the customer's tier.
+            tier = ruleset.tier_boost(contact.tier, contact.attributes) if contact.verified else 0
             handoff_start(
                 conversation=locked,
                 team=team,
                 reason=trigger.reason_code,
-                priority=trigger.priority_boost,
+                priority=trigger.priority_boost + tier,
                 trigger=trigger,
-                explanation=_("No answer from the customer for %(minutes)d minutes.")
-                % {"minutes": (trigger.count or 600) // 60},
+                explanation=_("No answer from the customer for %(time)s.")
+                % {"time": _duration_words(waited(trigger))},
                 customer_text=trigger.customer_text,
             )
             moved += 1
     return moved
+
+
+def _duration_words(span: dt.timedelta) -> str:
+    seconds = round(span.total_seconds())
+    if seconds < 120:
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+    minutes = seconds // 60
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 # Offline follow-up ---------------------------------------------------------------------

@@ -298,6 +298,27 @@ def test_a_customer_who_went_quiet_after_a_question_is_handed_off_when_enabled(c
         assert services.idle_sweep() == 0
 
 
+def test_each_idle_rule_counts_and_a_vip_keeps_their_boost(demo_kb):
+    import datetime as dt
+
+    import time_machine
+
+    Trigger.objects.filter(kind="idle").update(enabled=True, count=900, priority_boost=5)
+    quick = Trigger.objects.create(
+        name="Quick idle", kind="idle", count=45, order=101, priority_boost=5
+    )
+    visitor, _token = factories.verified_visitor(on=demo_kb, sub="vip-1", tier="vip")
+    vip = factories.conversation(on=demo_kb, path="/", visitor_=visitor)
+    say(vip, "can you recommend a good accountant in Leeds")
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2), tick=False):
+        assert services.idle_sweep() == 1
+    handoff = Handoff.objects.get()
+    assert handoff.trigger == quick
+    assert handoff.explanation == "No answer from the customer for 45 seconds."
+    # The trigger's boost on top of the tier's, as for every rule a message sets off.
+    assert handoff.priority == 5 + 10
+
+
 def test_rules_run_in_order_and_the_first_that_fires_decides(chat):
     # Both an explicit request and strong frustration: the request comes first.
     decision = say(chat, "this is ridiculous, get me a human now")
