@@ -58,7 +58,8 @@ _ASKED_FOR = (
     r"to\s+(?:help|talk|speak|chat|look|check|call|ring|phone|contact|email|review|handle|"
     r"sort|deal|explain|answer|assist|get|go|walk|take|fix|discuss)|about|regarding|"
     r"for\s+(?:this|that|it|help|me|us|my|our)|with\s+(?:this|that|it|me|us|my|our)|"
-    rf"(?:and|or)\s+(?:{_REAL}{_HUMAN_NOUN}|not|now|i|we|please|whoever|something|anything)|"
+    rf"(?:and|or)\s+(?:{_REAL}{_HUMAN_NOUN}|(?:just\s+)?an?\s+(?:bot|robot|machine|ai|chatbot)|"
+    r"not|now|i|we|please|whoever|something|anything)|"
     r"but|because|cause|cos|cuz|so|since|if|not|rather|than|"
     r"(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat|call|ask|reach)|"
     r"can|could|just|let|give|get|put|connect|transfer"
@@ -90,6 +91,7 @@ _REQUEST_PATTERNS = [
     rf"forwarded|escalated|routed|handed\s+over|sent\s+over)\s+to\s+{_REAL}{_HUMAN_NOUN}\b",
     # "where can I reach a human?", "how do I contact a real person?"; not "a person in my
     # contact list"
+    r"(?<!\bthe\s)(?<!\ba\s)(?<!\bmy\s)(?<!\bour\s)(?<!\byour\s)"
     rf"\b(?:reach|contact|get\s+hold\s+of|get\s+through\s+to)\s+{_REAL}"
     rf"(?:human|person|agent|representative|operator|staff|someone\s+real|"
     rf"support(?:\s+team)?|customer\s+(?:service|support|care))s?\b{_NOT_THEIRS}",
@@ -100,6 +102,16 @@ _REQUEST_PATTERNS = [
     # "can I get a real person please", "please get your team lead on this chat";
     # not "get a person added as admin" or "get an agent token"
     rf"\b(?:get|bring|fetch)\s+{_REAL}{_ASKED}\b{_ASKED_FOR}{_NOT_THEIRS}",
+    # "can I have a human", "may we have a real person please"; not "can I have a person
+    # field" or "can I have an agent installed"
+    rf"\b(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?have\s+{_REAL}{_ASKED}\b{_ASKED_FOR}"
+    rf"{_NOT_THEIRS}",
+    # "I need human help", "we'd like some human support"
+    r"\b(?:need|want|like|prefer)\s+(?:some\s+)?(?:human|real|personal)\s+(?:help|support|"
+    r"assistance)\b",
+    # "please escalate this", "can you escalate my case"; not "how do I escalate an alert"
+    rf"\bescalate\s+(?:this|it|my\s+(?:case|ticket|issue|complaint|question))(?={_END}|\s+"
+    r"(?:please|pls|now|asap|urgently|immediately|to\s+(?:a|an|the|your)\b))",
     # "can someone from your sales side give me a ring", "could one of you call me"
     r"\b(?:can|could|would|will|please)\s+(?:someone|somebody|one\s+of\s+you|a\s+person|"
     r"an?\s+(?:agent|human)|a\s+member\s+of\s+(?:your\s+)?(?:staff|team|support)|"
@@ -134,6 +146,7 @@ _REQUEST_PATTERNS = [
     rf"representatives?|staff|any(?:one|body)|some(?:one|body))"
     rf"(?:{_FROM_TEAM})?\s+(?:available|around|online|"
     rf"there|here|working\s+(?:there|here|today|now)|on\s+(?:this|the)\s+(?:chat|line)|"
+    rf"(?:reading|seeing|watching)\s+(?:this|these|my\s+messages?)(?={_END})|"
     rf"(?:i|we)\s+can\s+(?:talk|speak|chat)|"
     rf"who\s+(?:can|could)\s+(?:help|assist|talk|speak|chat))\b",
     # "can somebody from billing look at my account"
@@ -189,7 +202,7 @@ _ALONE = re.compile(
     r"^\W*(?:(?:a|an|the|real|actual|live|human|please|pls|plz|now|i\s+want|want|need|"
     r"speak\s+to|talk\s+to)\s+)*(?:human|person|agent|operator|representative|rep|manager|"
     r"supervisor|someone|somebody|customer\s+service|support)s?(?:\s+being)?"
-    r"(?:\s+(?:please|pls|plz|now|needed|wanted|required|asap))*\W*$",
+    r"(?:[,!.]?\s+(?:please|pls|plz|now|needed|wanted|required|asap))*\W*$",
     re.IGNORECASE,
 )
 # People who belong to the customer, not to us: "my manager", "our support team".
@@ -209,6 +222,14 @@ _WHETHER = re.compile(
 )
 
 
+# Someone other than the customer wants the person, just before the request.
+_SOMEONE_ELSE_WANTS = re.compile(
+    r"\b(?:my|our|the|a)\s+(?:\w+\s+)?(?:client|customer|colleague|boss|manager|user|"
+    r"buyer|partner|team|member|friend|wife|husband)s?\s+(?:wants?|would\s+like|needs?|"
+    r"asked|(?:is|are|was|were)\s+asking|(?:has|have)\s+asked)\s+(?:me\s+)?(?:to\s+)?$",
+    re.IGNORECASE,
+)
+
 # Chat shorthand read as the words it stands for: "connect me w/ a live agent".
 _SHORTHAND = [(re.compile(r"\bw/\s*", re.IGNORECASE), "with "), (re.compile(r"\bu\b"), "you")]
 
@@ -227,9 +248,14 @@ def wants_human(text: str) -> bool:
     for pattern in _REQUEST:
         for match in pattern.finditer(text):
             # "can my manager talk to ..." or "our support team wants to ..." are mentions,
-            # and "do I have to talk to someone ..." asks about a person, not for one.
-            mention = _THEIR_PEOPLE.search(match.group(0))
-            if mention is None and _WHETHER.search(text[: match.start()]) is None:
+            # "do I have to talk to someone ..." asks about a person, not for one, and in
+            # "my client wants to talk to a person" someone else wants one.
+            before = text[: match.start()]
+            if (
+                _THEIR_PEOPLE.search(match.group(0)) is None
+                and _WHETHER.search(before) is None
+                and _SOMEONE_ELSE_WANTS.search(before) is None
+            ):
                 return True
     return False
 
@@ -284,9 +310,35 @@ _REJECTION = re.compile(
 )
 
 
+# "did that and it worked", "tried it, works perfectly", "it's fixed now".
+_SUCCESS = re.compile(
+    r"\b(?:works?|worked|working)\s+(?:now|perfectly|fine|great|again|well|too|like\s+a)\b"
+    r"|\b(?:it|that|this)(?:'s|\s+is|\s+has\s+been)?\s+(?:worked|works|working|fixed|solved|"
+    r"sorted|resolved)\b"
+    r"|\b(?:that|this)\s+did\s+(?:it|the\s+trick)\b|\ball\s+(?:good|sorted)\b",
+    re.IGNORECASE,
+)
+# What a report of success must not also say for it to count as one.
+_FAILED = re.compile(
+    r"\b(?:did|does|do|is|was|has|have|can|wo|would)\s*n[o']?t\b|\b(?:not|never|nothing|still|"
+    r"wrong|broken|useless|unhelpful)\b|\bfail\w*|\bsame\s+(?:error|problem|issue|result)"
+    r"|\bno\s+(?:luck|joy|change|difference)\b",
+    re.IGNORECASE,
+)
+# "I haven't tried that yet": nothing was tried, so nothing failed.
+_NOT_YET = re.compile(
+    r"\b(?:have\s*n[o']?t|not|never)\s+(?:\w+\s+)?(?:tried|done|followed)\b[^.!?]*\byet\b",
+    re.IGNORECASE,
+)
+
+
 def rejects_answer(text: str) -> bool:
     """True when the customer says what they were told did not work or did not help."""
-    return _REJECTION.search(_expanded(text)) is not None
+    text = _expanded(text)
+    if _REJECTION.search(text) is None or _NOT_YET.search(text):
+        return False
+    # "did that and it worked" reports success, unless it also says what failed.
+    return _SUCCESS.search(text) is None or _FAILED.search(text) is not None
 
 
 # Sentiment -----------------------------------------------------------------------------
@@ -330,6 +382,21 @@ _LEXICON = {
     "broken": -1.4,
     "scam": -2.5,
     "pain": -1.3,
+    # How software reports a problem, not how the customer feels about it: "the export
+    # fails with an error", "the carrier rejected the label", "kill the old job". VADER
+    # reads them as if about people ("kill" -3.7, "dead" -3.3), and a plain bug report
+    # came out as angry as "this is ridiculous".
+    "error": -0.9,
+    "errors": -0.9,
+    "fail": -1.2,
+    "fails": -1.0,
+    "failed": -1.2,
+    "failure": -1.2,
+    "rejected": -1.2,
+    "reject": -1.0,
+    "wrong": -1.2,
+    "kill": -0.8,
+    "dead": -1.0,
 }
 # Things that make frustration unmistakable, whatever VADER makes of the rest.
 _STRONG = re.compile(
@@ -403,9 +470,26 @@ _CLAUSE_END = re.compile(r"([,;:.!?]+)\s+")
 _CLAUSE_GAP = r"\1 ‖ ‖ ‖ "
 
 
+# "I'm not angry", "it's not awful at all": the cue denied in its own clause.
+_DENIED = re.compile(
+    r"\b(?:not|never|n't|isn'?t|wasn'?t|aren'?t)\s+(?:(?!(?:and|but|or)\b)\w+\s+){0,2}$", re.I
+)
+# "I hate to bother you" is politeness.
+_POLITE = re.compile(r"\b(?:i\s+)?hate\s+to\s+(?:bother|trouble|disturb|chase)(?:\s+you)?\b", re.I)
+
+
+def _strong_cue(text: str) -> bool:
+    for match in _STRONG.finditer(text):
+        clause = re.split(r"[,;:.!?]", text[: match.start()])[-1]
+        if _DENIED.search(clause) is None:
+            return True
+    return False
+
+
 def sentiment(text: str) -> Sentiment:
+    text = _POLITE.sub("", text)
     score = _analyzer().polarity_scores(_CLAUSE_END.sub(_CLAUSE_GAP, text))["compound"]
-    strong_cue = _STRONG.search(text) is not None
+    strong_cue = _strong_cue(text)
     shouting = sum(1 for w in re.findall(r"\b[A-Z]{4,}\b", text)) >= 1 and score < 0
     if strong_cue:
         score = min(score, -0.6)

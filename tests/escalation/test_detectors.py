@@ -75,6 +75,14 @@ from escalation.detectors import rejects_answer, sentiment, wants_human
         "we need a manager on this, now",
         "I need a human 🙏",
         "i need a human can u help",
+        "can I have a human",
+        "could I have a real person",
+        "may I have an agent",
+        "a human, please",
+        "I need human help",
+        "is a real person reading this?",
+        "are you a real person or a bot?",
+        "please escalate this",
     ],
 )
 def test_requests_for_a_person_are_recognised_in_many_wordings(text):
@@ -137,6 +145,13 @@ def test_requests_for_a_person_are_recognised_in_many_wordings(text):
         # Asking whether a person is needed, not asking for one.
         "do I have to talk to someone to close my account or can I do it myself",
         "should I contact support about this or is it documented?",
+        # A contact person is a field; someone else wanting a person is their business.
+        "where do I change the contact person on the account",
+        "the contact person field is empty",
+        "my client wants to talk to a person about their delivery",
+        "can I have a person field on the form",
+        "can I have an agent installed on two servers",
+        "how do I escalate an alert",
     ],
 )
 def test_mentions_of_people_are_not_requests(text):
@@ -166,6 +181,9 @@ def test_mentions_of_people_are_not_requests(text):
         "this hasn't helped",
         "this did nothing",
         "I've checked all of that already",
+        # Partly working is not working.
+        "tried it, it works on my laptop but still fails on the phone",
+        "did that and it worked once, then the same error again",
     ],
 )
 def test_rejections_of_an_answer_are_recognised(text):
@@ -181,6 +199,14 @@ def test_rejections_of_an_answer_are_recognised(text):
         "what if a charge that is not correct shows up?",
         "the total is wrong, that's not what we agreed",
         "I double checked that the account details are right",
+        # Doing what the answer said, and it worked; or not having tried it yet.
+        "did that and it worked, thanks!",
+        "tried it, works perfectly",
+        "I followed your steps and it's fixed now",
+        "tried it again on the other printer, works perfectly too",
+        "done that, all good now",
+        "I haven't tried that yet",
+        "not tried it yet, will do tonight",
     ],
 )
 def test_ordinary_messages_are_not_rejections(text):
@@ -223,6 +249,9 @@ def test_shouting_makes_a_complaint_stronger():
         "i'm fuming",
         "you have wasted so much of our time",
         "we're seriously thinking of leaving over this",
+        # A denial nearby is not a denial of the anger.
+        "it's not working and nobody answers",
+        "not again, this is ridiculous",
     ],
 )
 def test_frustration_in_many_wordings_is_strongly_negative(text):
@@ -238,6 +267,14 @@ def test_frustration_in_many_wordings_is_strongly_negative(text):
         "I'm done with this step, what next?",
         "can I cancel if I'm on the annual plan?",
         "tell me a joke",
+        # Anger denied, politeness, and problems reported plainly.
+        "I'm not angry, just curious: can I print labels in bulk?",
+        "it's not awful at all, but how do I print in bulk?",
+        "I hate to bother you, where do I find my invoices?",
+        "the export fails with an error",
+        "the carrier rejected the label, what's wrong?",
+        "can you kill the old label?",
+        "the label printer is dead, how do I print as PDF?",
     ],
 )
 def test_grumbles_and_plain_questions_are_not_strongly_negative(text):
