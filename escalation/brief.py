@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from agents.models import Agent
 from chat.models import Conversation, Message
+from escalation import detectors
 from escalation.models import Decision
 
 
@@ -54,8 +55,9 @@ def build(
         reaction = "no reply"
         following = [m for m in customer if m.seq > message.seq]
         if following:
-            signals = decisions.get(following[0].pk)
-            rejected = signals is not None and signals.signals.get("rejected_topic")
+            # Read from the words, whichever rule then decided: "I did that and it didn't
+            # work, this is ridiculous" hands off for its anger, and it still rejects.
+            rejected = detectors.rejects_answer(following[0].body)
             reaction = "said it did not help" if rejected else "moved on"
         tried.append(
             {

@@ -85,6 +85,14 @@ def test_the_brief_says_who_what_was_tried_and_why(demo_kb, billing):
     assert brief["transcript_url"] == f"/console/conversations/{conversation.pk}/"
 
 
+def test_the_brief_keeps_a_rejection_that_a_higher_rule_handed_off(demo_kb, billing):
+    conversation = factories.conversation(on=demo_kb, path="/settings/billing")
+    say(conversation, "my card payment failed", path="/settings/billing")
+    decision = say(conversation, "I did that and it didn't work, this is ridiculous")
+    assert (decision.action, decision.reason) == ("handoff", "sentiment")
+    assert Handoff.objects.get().brief["tried"][0]["reaction"] == "said it did not help"
+
+
 def test_a_human_only_topic_becomes_what_the_brief_says_the_customer_wants(demo_kb, billing):
     conversation = factories.conversation(on=demo_kb, path="/settings/billing")
     say(conversation, "where are my invoices?", path="/settings/billing")
