@@ -23,6 +23,7 @@ from escalation.models import (
     Holiday,
     ReplyEmail,
     Team,
+    Trigger,
     WaitEstimate,
 )
 from tests import factories
@@ -91,6 +92,22 @@ def test_the_brief_keeps_a_rejection_that_a_higher_rule_handed_off(demo_kb, bill
     decision = say(conversation, "I did that and it didn't work, this is ridiculous")
     assert (decision.action, decision.reason) == ("handoff", "sentiment")
     assert Handoff.objects.get().brief["tried"][0]["reaction"] == "said it did not help"
+
+
+def test_an_admin_s_own_words_for_a_trigger_still_name_the_team(demo_kb):
+    rule = Trigger.objects.get(kind="explicit_request")
+    rule.customer_text = "Of course, one moment."
+    rule.save()
+    factories.agent("ann", teams=["general"], capacity=1)
+    first, second = (factories.conversation(on=demo_kb, path="/") for _ in range(2))
+    say(first, "agent please")
+    say(second, "agent please")
+    assert last_line(first).startswith(
+        "Of course, one moment. Ann from our General team has your conversation"
+    )
+    assert last_line(second).startswith(
+        "Of course, one moment. You're next in line for our General team; the wait is"
+    )
 
 
 def test_a_human_only_topic_becomes_what_the_brief_says_the_customer_wants(demo_kb, billing):
