@@ -75,6 +75,21 @@ def next_opening(team: Team, at: dt.datetime) -> dt.datetime | None:
     return at if opening is not None and opening <= at else opening
 
 
+def closes_at(team: Team, at: dt.datetime) -> dt.datetime | None:
+    """When the team stops working, if it works at ``at``: the end of this working period
+    and of any that follow on without a break (18:00-00:00, then 00:00-02:00). None for a
+    team always open, or closed now."""
+    hours = list(team.hours.all())
+    if not hours:
+        return None
+    closing = None
+    for start, end in _working_periods(team, at, hours):
+        if start > (closing or at):
+            break
+        closing = end
+    return closing
+
+
 def after_working_time(team: Team, at: dt.datetime, span: dt.timedelta) -> dt.datetime:
     """When ``span`` of the team's working time has passed from ``at``: a promise of "within
     four hours" made at 16:30 on a Friday is kept on Monday, not at 20:30 that evening.

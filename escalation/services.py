@@ -733,8 +733,16 @@ class _TeamNow:
         return hours.is_open(self.team, self.now)
 
     @cached_property
+    def closes(self) -> dt.datetime | None:
+        return hours.closes_at(self.team, self.now)
+
+    @cached_property
     def back(self) -> dt.datetime | None:
         return hours.next_opening(self.team, self.now)
+
+    @cached_property
+    def back_after_closing(self) -> dt.datetime | None:
+        return hours.next_opening(self.team, self.closes) if self.closes else None
 
 
 def _status(
@@ -764,6 +772,8 @@ def _status_of(
         "back_text": "",
         "promised_by": None,
         "promised_text": "",
+        # Set when the team is still working but closes before the customer's turn.
+        "closes_text": "",
     }
     if handoff.status in {Handoff.Status.OFFERED, Handoff.Status.ANSWERED} and handoff.agent:
         status["agent"] = handoff.agent.display_name
@@ -777,12 +787,19 @@ def _status_of(
         position = selectors.queue_position(handoff=handoff)
     status["position"] = position
     seconds = estimate_wait_seconds(position, team_now.load) if team_now.open else None
+    closes = team_now.closes
+    if seconds is not None and closes is not None and now + dt.timedelta(seconds=seconds) > closes:
+        # An estimate past closing time would be a promise nobody keeps: the customer is
+        # told when the team closes, and offered the email follow-up (an agent may still
+        # get to them first).
+        status["closes_text"] = _when(closes, team)
+        seconds = None
     if seconds is not None:
         status["estimate_seconds"] = seconds
         status["estimate_text"] = wait_in_words(seconds)
         return status
     status["offline"] = True
-    back = team_now.back
+    back = team_now.back_after_closing if status["closes_text"] else team_now.back
     if back is not None and back > now:
         status["back_at"] = back
         status["back_text"] = _when(back, team)

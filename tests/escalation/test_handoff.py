@@ -394,6 +394,10 @@ def test_a_team_can_work_until_midnight():
     assert hours.after_working_time(late, monday, dt.timedelta(minutes=1)) == dt.datetime(
         2026, 11, 30, 18, 0, 30, tzinfo=berlin_zone()
     )
+    # Working on past midnight is one stretch: it closes when the last part ends.
+    BusinessHours.objects.create(team=late, weekday=1, opens=dt.time(0), closes=dt.time(2))
+    assert hours.closes_at(late, monday) == dt.datetime(2026, 11, 24, 2, 0, tzinfo=berlin_zone())
+    assert hours.closes_at(late, monday - dt.timedelta(hours=6)) is None
 
 
 def berlin_zone():
@@ -490,6 +494,30 @@ def test_an_email_left_once_an_agent_has_the_conversation_promises_no_time(demo_
         "Thanks. If you leave, the answer will reach you at sam@example.com, with a link "
         "back to this conversation."
     )
+
+
+def test_a_wait_that_would_end_after_closing_time_is_not_promised(demo_kb, billing):
+    BusinessHours.objects.create(team=billing, weekday=0, opens=dt.time(9), closes=dt.time(17))
+    BusinessHours.objects.create(team=billing, weekday=1, opens=dt.time(9), closes=dt.time(17))
+    factories.agent("ana", teams=["billing"], capacity=1)
+    monday_1650 = dt.datetime(2026, 11, 23, 16, 50, tzinfo=dt.UTC)
+    with time_machine.travel(monday_1650, tick=False):
+        waiting_customer(demo_kb)  # with Ana
+        second = waiting_customer(demo_kb)  # about 9 minutes: before five
+        third = waiting_customer(demo_kb)  # about 17 minutes: after five
+        assert "You're next in line; the wait is about 9 minutes." in last_line(second)
+        assert (
+            "The Billing team closes Monday 23 November at 5 p.m. (UTC time), probably before "
+            "your turn comes, and is back Tuesday 24 November at 9 a.m. (UTC time). Leave "
+            "your email below and they will answer by Tuesday 24 November at 11 a.m."
+        ) in last_line(third)
+        frame = services.status_frame(conversation=third)
+        assert frame["ask_email"] is True and frame["estimate_seconds"] is None
+        assert frame["text"] == (
+            "Billing closes Monday 23 November at 5 p.m. (UTC time), probably before your turn."
+        )
+    # Nothing past closing time was stored as an estimate to be judged against.
+    assert not WaitEstimate.objects.filter(handoff__conversation=third).exists()
 
 
 def test_a_promise_after_opening_counts_working_hours_too(demo_kb, billing):
