@@ -107,10 +107,11 @@ _REQUEST_PATTERNS = [
     rf"\b(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?have\s+{_REAL}{_ASKED}\b{_ASKED_FOR}"
     rf"{_NOT_THEIRS}",
     # "I need human help", "we'd like some human support"
-    r"\b(?:need|want|like|prefer)\s+(?:some\s+)?(?:human|real|personal)\s+(?:help|support|"
-    r"assistance)\b",
+    r"(?<!n't\s)(?<!\bnot\s)(?<!\bdont\s)\b(?:need|want|like|prefer)\s+(?:some\s+)?"
+    r"(?:human|personal)\s+(?:help|support|assistance)\b",
     # "please escalate this", "can you escalate my case"; not "how do I escalate an alert"
-    rf"\bescalate\s+(?:this|it|my\s+(?:case|ticket|issue|complaint|question))(?={_END}|\s+"
+    r"\bescalate\s+(?:it|(?:this|my)(?:\s+(?:case|ticket|issue|complaint|question|request|"
+    rf"problem))?)(?={_END}|\s+"
     r"(?:please|pls|now|asap|urgently|immediately|to\s+(?:a|an|the|your)\b))",
     # "can someone from your sales side give me a ring", "could one of you call me"
     r"\b(?:can|could|would|will|please)\s+(?:someone|somebody|one\s+of\s+you|a\s+person|"
@@ -224,9 +225,9 @@ _WHETHER = re.compile(
 
 # Someone other than the customer wants the person, just before the request.
 _SOMEONE_ELSE_WANTS = re.compile(
-    r"\b(?:my|our|the|a)\s+(?:\w+\s+)?(?:client|customer|colleague|boss|manager|user|"
-    r"buyer|partner|team|member|friend|wife|husband)s?\s+(?:wants?|would\s+like|needs?|"
-    r"asked|(?:is|are|was|were)\s+asking|(?:has|have)\s+asked)\s+(?:me\s+)?(?:to\s+)?$",
+    r"\b(?:my|our|the|a)\s+(?:\w+\s+)?(?:client|customer|user|buyer|friend|wife|husband)s?"
+    r"\s+(?:wants?|would\s+like|needs?|asked|(?:is|are|was|were)\s+asking|(?:has|have)\s+"
+    r"asked)\s+(?:to\s+)?$",
     re.IGNORECASE,
 )
 
@@ -321,21 +322,22 @@ _SUCCESS = re.compile(
 # What a report of success must not also say for it to count as one.
 _FAILED = re.compile(
     r"\b(?:did|does|do|is|was|has|have|can|wo|would)\s*n[o']?t\b|\b(?:not|never|nothing|still|"
-    r"wrong|broken|useless|unhelpful)\b|\bfail\w*|\bsame\s+(?:error|problem|issue|result)"
-    r"|\bno\s+(?:luck|joy|change|difference)\b",
+    r"wrong|broken|useless|unhelpful|only|half|except|blank)\b|\b(?:fail|error|crash|broke)\w*"
+    r"|\bsame\s+(?:error|problem|issue|result)|\bno\s+(?:luck|joy|change|difference)\b",
     re.IGNORECASE,
 )
-# "I haven't tried that yet": nothing was tried, so nothing failed.
+# "I haven't tried that yet": nothing was tried, so that part says nothing failed.
 _NOT_YET = re.compile(
-    r"\b(?:have\s*n[o']?t|not|never)\s+(?:\w+\s+)?(?:tried|done|followed)\b[^.!?]*\byet\b",
+    r"\b(?:have\s*n[o']?t|not)\s+yet\s+(?:tried|done|followed)\b[^.!?,;]*"
+    r"|\b(?:have\s*n[o']?t|not|never)\s+(?:\w+\s+)?(?:tried|done|followed)\b[^.!?,;]*?\byet\b",
     re.IGNORECASE,
 )
 
 
 def rejects_answer(text: str) -> bool:
     """True when the customer says what they were told did not work or did not help."""
-    text = _expanded(text)
-    if _REJECTION.search(text) is None or _NOT_YET.search(text):
+    text = _NOT_YET.sub(" ", _expanded(text))
+    if _REJECTION.search(text) is None:
         return False
     # "did that and it worked" reports success, unless it also says what failed.
     return _SUCCESS.search(text) is None or _FAILED.search(text) is not None
@@ -472,7 +474,10 @@ _CLAUSE_GAP = r"\1 ‖ ‖ ‖ "
 
 # "I'm not angry", "it's not awful at all": the cue denied in its own clause.
 _DENIED = re.compile(
-    r"\b(?:not|never|n't|isn'?t|wasn'?t|aren'?t)\s+(?:(?!(?:and|but|or)\b)\w+\s+){0,2}$", re.I
+    r"\b(?:(?:i'?m|i\s+am|we'?re|we\s+are|you'?re|you\s+are|it'?s|it\s+is|that'?s|that\s+is|"
+    r"this\s+is|it\s+was|that\s+was|this\s+was)\s+not|(?:it|that|this)\s+(?:is|was)n'?t|"
+    r"(?:i|we)\s+(?:don'?t|do\s+not))\s+(?:(?:really|that|so|too|even|at\s+all)\s+)?$",
+    re.I,
 )
 # "I hate to bother you" is politeness.
 _POLITE = re.compile(r"\b(?:i\s+)?hate\s+to\s+(?:bother|trouble|disturb|chase)(?:\s+you)?\b", re.I)

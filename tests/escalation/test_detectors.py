@@ -83,6 +83,11 @@ from escalation.detectors import rejects_answer, sentiment, wants_human
         "is a real person reading this?",
         "are you a real person or a bot?",
         "please escalate this",
+        "please escalate this ticket",
+        "could you escalate this issue",
+        # The customer is the one who would talk.
+        "my boss wants me to speak to a real person",
+        "our team wants to talk to a person",
     ],
 )
 def test_requests_for_a_person_are_recognised_in_many_wordings(text):
@@ -152,6 +157,8 @@ def test_requests_for_a_person_are_recognised_in_many_wordings(text):
         "can I have a person field on the form",
         "can I have an agent installed on two servers",
         "how do I escalate an alert",
+        "I don't need human help, just tell me where the button is",
+        "I need real help with this formula",
     ],
 )
 def test_mentions_of_people_are_not_requests(text):
@@ -184,6 +191,11 @@ def test_mentions_of_people_are_not_requests(text):
         # Partly working is not working.
         "tried it, it works on my laptop but still fails on the phone",
         "did that and it worked once, then the same error again",
+        "I did that and it works only half the time",
+        "did that and it works fine on the web, but the app crashes",
+        # Something else not tried yet does not undo what failed.
+        "I did that and it didn't work, haven't tried the other one yet",
+        "I haven't done that yet, but I tried the reset and it did nothing",
     ],
 )
 def test_rejections_of_an_answer_are_recognised(text):
@@ -207,6 +219,8 @@ def test_rejections_of_an_answer_are_recognised(text):
         "done that, all good now",
         "I haven't tried that yet",
         "not tried it yet, will do tonight",
+        "I haven't yet tried that",
+        "that worked, thanks, but how do I export as pdf?",
     ],
 )
 def test_ordinary_messages_are_not_rejections(text):
@@ -252,6 +266,9 @@ def test_shouting_makes_a_complaint_stronger():
         # A denial nearby is not a denial of the anger.
         "it's not working and nobody answers",
         "not again, this is ridiculous",
+        "isn't this ridiculous?",
+        "I've never been more angry in my life",
+        "not only useless but also slow",
     ],
 )
 def test_frustration_in_many_wordings_is_strongly_negative(text):
@@ -275,6 +292,7 @@ def test_frustration_in_many_wordings_is_strongly_negative(text):
         "the carrier rejected the label, what's wrong?",
         "can you kill the old label?",
         "the label printer is dead, how do I print as PDF?",
+        "I don't hate this app",
     ],
 )
 def test_grumbles_and_plain_questions_are_not_strongly_negative(text):
