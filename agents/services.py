@@ -171,6 +171,10 @@ def conversation_assign(*, conversation: Conversation, by: Agent, to: Agent) -> 
                 _("%(name)s is not in the %(team)s team.")
                 % {"name": to.display_name, "team": handoff.team.name}
             )
+        if handoff.agent_id == to.pk:
+            raise ActionRefused(
+                _("%(name)s already has this conversation.") % {"name": to.display_name}
+            )
         if to.presence == Agent.Presence.OFFLINE:
             raise ActionRefused(
                 _("%(name)s is offline: the conversation would wait for nobody.")

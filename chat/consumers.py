@@ -33,6 +33,8 @@ CLOSE_NO_HELLO = 4400
 CLOSE_IDLE = 4408
 
 HELLO_TIMEOUT_SECONDS = 15
+# How often a message the widget saw no ack for may be sent again without counting as new.
+FREE_RESENDS = 3
 
 
 class Watchdog:
@@ -121,8 +123,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.conversation = None
         self.page: frames.PageInfo | None = None
         self.context: dict[str, Any] = {}
-        # When each message of the last minute got through, and its client_id.
-        self.sent_at: deque[tuple[float, str]] = deque()
+        # Each message of the last minute: when, its client_id, and whether it counted.
+        self.sent_at: deque[tuple[float, str, bool]] = deque()
         self.connected_at = self.last_heard = time.monotonic()
         self.groups_joined: set[str] = set()
         await self.accept()
@@ -269,23 +271,26 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         """Refuse more than BATON_MESSAGES_PER_MINUTE new messages a minute.
 
         A message sent again under the same client_id (the widget resends one it saw no
-        ack for) was already counted when it got through: it is let through again,
-        and the store keeps it once.
+        ack for) was counted when it first got through: a few resends are let through
+        free, and the store keeps the message once. More than that count as new ones.
         """
         now = time.monotonic()
         while self.sent_at and now - self.sent_at[0][0] > 60:
             self.sent_at.popleft()
-        if any(sent == client_id for _at, sent in self.sent_at):
+        sends = sum(1 for _at, sent, _counted in self.sent_at if sent == client_id)
+        if 0 < sends <= FREE_RESENDS:
+            self.sent_at.append((now, client_id, False))
             return
-        if len(self.sent_at) >= settings.BATON_MESSAGES_PER_MINUTE:
-            retry_after = max(1, int(60 - (now - self.sent_at[0][0])) + 1)
+        counted = [at for at, _sent, counts in self.sent_at if counts]
+        if len(counted) >= settings.BATON_MESSAGES_PER_MINUTE:
+            retry_after = max(1, int(60 - (now - counted[0])) + 1)
             raise FrameError(
                 "rate_limited",
                 _("You are sending messages too quickly; your message will be sent shortly."),
                 client_id=client_id,
                 retry_after=retry_after,
             )
-        self.sent_at.append((now, client_id))
+        self.sent_at.append((now, client_id, True))
 
     async def page_changed(self, frame: dict[str, Any]) -> None:
         page = frames.page(frame.get("page"))

@@ -942,7 +942,9 @@ def team_queue_refresh(*, team: Team) -> int:
 def _offline_set(handoff: Handoff, status: dict[str, Any]) -> None:
     """The team closed or its last agent left while the customer waited, or it is back."""
     handoff.offline = status["offline"]
-    handoff.promised_by = status["promised_by"]
+    if handoff.offline:
+        # Kept once someone is back: an email follow-up may rest on it.
+        handoff.promised_by = status["promised_by"]
     handoff.save(update_fields=["offline", "promised_by"])
     if handoff.offline and not FollowUp.objects.filter(conversation=handoff.conversation).exists():
         chat_services.system_message_post(
@@ -1024,6 +1026,13 @@ def sla_sweep(*, now: dt.datetime | None = None) -> int:
             _conversation_state(conversation, Conversation.State.QUEUED, team=handoff.team)
             chosen = _route(handoff)
             status = _status(handoff)
+            if status["offline"] != handoff.offline:
+                # Nobody left to take it (or someone again): the queue's next pass must not
+                # tell the customer a second time.
+                handoff.offline = status["offline"]
+                if handoff.offline:
+                    handoff.promised_by = status["promised_by"]
+                handoff.save(update_fields=["offline", "promised_by"])
             _estimate_stored(handoff, status)
             chat_services.system_message_post(
                 conversation=conversation,

@@ -261,6 +261,19 @@ async def test_a_resent_message_does_not_use_up_the_minute_s_allowance(acme, set
     assert bodies == ["is anyone there?", "hello?"]
 
 
+async def test_resending_one_message_without_end_is_still_a_flood(acme, settings):
+    settings.BATON_MESSAGES_PER_MINUTE = 2
+    async with Widget() as widget:
+        await widget.hello()
+        for _ in range(4):  # sent, and resent three times: one message
+            await widget.say("hello?", client_id="again-00001")
+        # The fourth resend counts as a message of its own, and uses the last place.
+        await widget.say("hello?", client_id="again-00001")
+        await widget.send({"type": "message", "client_id": "other-00002", "body": "hi"})
+        error = await widget.until("error")
+    assert (error["code"], error["client_id"]) == ("rate_limited", "other-00002")
+
+
 async def test_a_socket_from_a_foreign_origin_is_refused(acme):
     async with Widget(origin="https://evil.example") as widget:
         assert widget.refused == 4403

@@ -295,6 +295,8 @@ def test_a_conversation_passed_to_a_colleague_is_theirs_to_pick_up_in_time(demo_
     ben = factories.agent("ben", teams=["billing"], online=False)
     with pytest.raises(agent_services.ActionRefused, match="Ben is offline"):
         agent_services.conversation_assign(conversation=conversation, by=ana, to=ben)
+    with pytest.raises(agent_services.ActionRefused, match="Ana already has this conversation"):
+        agent_services.conversation_assign(conversation=conversation, by=ana, to=ana)
     agent_services.presence_set(agent=ben, presence=Agent.Presence.ONLINE)
     agent_services.conversation_assign(conversation=conversation, by=ana, to=ben)
     # Ben has not joined yet: the customer is told he has it, not that he is there.
@@ -312,6 +314,21 @@ def test_a_conversation_passed_to_a_colleague_is_theirs_to_pick_up_in_time(demo_
     assert services.status_frame(conversation=conversation)["text"] == (
         "You're chatting with Ana (Billing)."
     )
+
+
+def test_a_missed_deadline_with_nobody_left_offers_email_once(demo_kb, billing):
+    billing.sla_seconds = 60
+    billing.save()
+    ana = factories.agent("ana", teams=["billing"])
+    conversation = waiting_customer(demo_kb)
+    agent_services.presence_set(agent=ana, presence=Agent.Presence.AWAY)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=61), tick=False):
+        assert services.sla_sweep() == 1
+        tasks.queues_refresh()
+    lines = list(conversation.messages.filter(author="system").values_list("body", flat=True))
+    assert "leave your email" in lines[-1]
+    assert sum("email" in line for line in lines) == 1
+    assert Handoff.objects.get().offline
 
 
 def test_the_only_agent_who_misses_the_deadline_is_reminded(demo_kb, billing):
