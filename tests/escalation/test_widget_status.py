@@ -83,3 +83,44 @@ async def test_a_waiting_customer_hears_when_the_last_agent_leaves_and_comes_bac
     # Ana is back but still busy with the first customer: a place and a wait again.
     assert back["position"] == 1 and back["ask_email"] is False
     assert "you're next" in back["text"]
+
+
+async def test_the_status_bar_follows_closing_time(demo_kb):
+    import datetime as dt
+
+    import time_machine
+    from channels.db import database_sync_to_async
+
+    from escalation import tasks
+    from escalation.models import BusinessHours, Team
+
+    def setup() -> None:
+        general = Team.objects.get(slug="general")
+        for day in (0, 1):
+            BusinessHours.objects.create(
+                team=general, weekday=day, opens=dt.time(9), closes=dt.time(17)
+            )
+        factories.agent("ana", teams=["general"], capacity=1)
+
+    await database_sync_to_async(setup)()
+    monday_1650 = dt.datetime(2026, 11, 23, 16, 50, tzinfo=dt.UTC)
+    with time_machine.travel(monday_1650, tick=False):
+        async with Widget("demo", origin=DEMO) as first:
+            await first.hello()
+            await first.say("agent please")
+            await first.until("status", state="assigned")
+        for _ in range(2):
+            async with Widget("demo", origin=DEMO) as waiting:
+                welcome = await waiting.hello()
+                await waiting.say("can I talk to a human?")
+                status = await waiting.until("status")
+    assert status["text"] == (
+        "General closes Monday 23 November at 5 p.m. (UTC time), probably before your turn."
+    )
+    async with Widget("demo", origin=DEMO) as back:
+        await back.hello(token=welcome["token"])
+        await back.until("status")
+        with time_machine.travel(monday_1650 + dt.timedelta(minutes=15), tick=False):
+            await database_sync_to_async(tasks.queues_refresh)()
+        later = await back.until("status")
+    assert later["text"] == "General is back Tuesday 24 November at 9 a.m. (UTC time)."
