@@ -180,8 +180,11 @@ def deliver(*, delivery_id: int) -> bool:
 
     def record(outcome: str, **fields: Any) -> None:
         entry = {"at": attempted_at.isoformat(), "outcome": outcome}
-        log = [*delivery.attempt_log, entry][-Delivery.ATTEMPTS_KEPT :]
-        Delivery.objects.filter(pk=delivery.pk).update(attempt_log=log, **fields)
+        with transaction.atomic():
+            # Read again under the lock: a copy of the task may have logged an attempt too.
+            row = Delivery.objects.select_for_update().only("attempt_log").get(pk=delivery.pk)
+            log = [*row.attempt_log, entry][-Delivery.ATTEMPTS_KEPT :]
+            Delivery.objects.filter(pk=delivery.pk).update(attempt_log=log, **fields)
 
     answer_seconds = settings.BATON_WEBHOOK_TIMEOUT
     try:
