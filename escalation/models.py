@@ -1,7 +1,7 @@
 import datetime as dt
-import re
 import zoneinfo
 
+import regex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -241,8 +241,8 @@ class Trigger(models.Model):
         for number, line in enumerate(self.phrase_lines(), start=1):
             if len(line) > 1 and line.startswith("/") and line.endswith("/"):
                 try:
-                    re.compile(line[1:-1])
-                except re.error as error:
+                    regex.compile(line[1:-1])
+                except (regex.error, OverflowError, RecursionError, ValueError) as error:
                     need(
                         "phrases",
                         _("Line %(number)d is not a valid regular expression: %(error)s.")

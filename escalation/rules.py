@@ -6,11 +6,12 @@ cached per process and rebuilt when any trigger row changes, so an edit in admin
 from the next message on, in every process.
 """
 
-import re
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -19,11 +20,15 @@ from chat.responder.local import embed
 from escalation import detectors
 from escalation.models import Trigger
 
+logger = logging.getLogger(__name__)
+
 GENERAL_TEAM = "general"
 # Two customer messages at least this similar, about the same article, ask the same thing.
 SAME_QUESTION_SIMILARITY = 0.42
 # A fall in mood counts when it is this large, not a wobble between two grumbles.
 TREND_DROP = 0.25
+# The longest a phrase expression may take on one message.
+PHRASE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class Outcome:
 @dataclass(frozen=True)
 class CompiledTrigger:
     row: Trigger
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[regex.Pattern, ...]
     values: tuple[str, ...]
 
     @classmethod
@@ -79,17 +84,33 @@ class CompiledTrigger:
         patterns = []
         for line in row.phrase_lines():
             if len(line) > 1 and line.startswith("/") and line.endswith("/"):
-                patterns.append(re.compile(line[1:-1], re.IGNORECASE))
+                try:
+                    patterns.append(regex.compile(line[1:-1], regex.IGNORECASE))
+                except (regex.error, OverflowError, RecursionError, ValueError):
+                    # Saved around validation (a bare update()): skipped, not fatal.
+                    logger.warning("Trigger %s: cannot compile %r", row.pk, line)
             else:
                 # Whole words, in any case, with plural endings: "lawyer" finds "lawyers".
-                words = r"\s+".join(re.escape(word) + r"(?:s|es|'s)?" for word in line.split())
-                patterns.append(re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE))
+                words = r"\s+".join(regex.escape(word) + r"(?:s|es|'s)?" for word in line.split())
+                patterns.append(regex.compile(rf"(?<!\w){words}(?!\w)", regex.IGNORECASE))
         values = tuple(v.lower() for v in row.value_lines())
         return cls(row=row, patterns=tuple(patterns), values=values)
 
     def phrase_hit(self, text: str) -> str:
         for pattern in self.patterns:
-            match = pattern.search(text)
+            try:
+                match = pattern.search(text, timeout=PHRASE_SECONDS)
+            except TimeoutError:
+                # An admin's expression that backtracks without end ("(a|aa)+$") must not
+                # hold the worker: it counts as no match, and the admin hears of it.
+                logger.warning(
+                    "Trigger %s (%s): the expression %r gave up after %s s on a message",
+                    self.row.pk,
+                    self.row.name,
+                    pattern.pattern,
+                    PHRASE_SECONDS,
+                )
+                continue
             if match:
                 return match.group(0)
         return ""

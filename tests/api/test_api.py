@@ -327,6 +327,14 @@ def test_anyone_may_read_triggers_only_admins_change_them(demo_kb, api, admin_us
     broken = admin.patch(f"/api/v1/triggers/{rule.pk}/", {"phrases": "/(oops/"}, format="json")
     assert broken.status_code == 400
     assert "not a valid regular expression" in broken.json()["error"]["fields"]["phrases"][0]
+    # Expressions Python cannot even build are refused the same way, not with a 500.
+    for phrases in ("/a{99999999999}/", "/" + "(" * 2000 + ")" * 2000 + "/"):
+        refused = admin.patch(f"/api/v1/triggers/{rule.pk}/", {"phrases": phrases}, format="json")
+        assert refused.status_code == 400
+        assert (
+            "Line 1 is not a valid regular expression"
+            in (refused.json()["error"]["fields"]["phrases"][0])
+        )
     assert (
         admin.patch(f"/api/v1/triggers/{rule.pk}/", {"enabled": False}, format="json").status_code
         == 200

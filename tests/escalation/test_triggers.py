@@ -255,6 +255,16 @@ def test_a_page_rule_hands_off_on_its_pages(chat):
     assert (decision.action, decision.team.slug) == ("handoff", "billing")
 
 
+def test_an_expression_that_backtracks_without_end_cannot_hold_the_worker(chat, caplog):
+    runaway = Trigger.objects.create(name="Runaway", kind="phrases", phrases="/(a|aa)+$/", order=1)
+    # Python's own engine would take about a day on this; the rule gives up in 50 ms.
+    decision = say(chat, "a" * 60 + "!")
+    assert decision.trigger != runaway
+    assert "gave up" in caplog.text and "Runaway" in caplog.text
+    # A message it can read still fires it.
+    assert say(chat, "aaaa").trigger == runaway
+
+
 def test_page_rules_match_in_any_case_and_slash_is_every_page(chat):
     rule = Trigger.objects.get(kind="page")
     rule.enabled, rule.values = True, "/Checkout/Error"
