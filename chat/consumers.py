@@ -123,7 +123,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.conversation = None
         self.page: frames.PageInfo | None = None
         self.context: dict[str, Any] = {}
-        # Each message of the last minute: when, its client_id, and whether it counted.
+        # Each message of the last minute: when, its key, and whether it counted.
         self.sent_at: deque[tuple[float, str, bool]] = deque()
         self.connected_at = self.last_heard = time.monotonic()
         self.groups_joined: set[str] = set()
@@ -240,7 +240,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         client_id = frames.client_id(frame)
         body = frames.message_body(frame, client_id=client_id)
         page = frames.page(frame.get("page")) or self.page
-        self._check_rate(client_id)
+        self._check_rate(client_id, client_id=client_id)
         if self.conversation is None:
             contact = self.session.contact.pk
             conversation, created = await database_sync_to_async(
@@ -267,19 +267,20 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
-    def _check_rate(self, client_id: str) -> None:
-        """Refuse more than BATON_MESSAGES_PER_MINUTE new messages a minute.
+    def _check_rate(self, key: str, *, client_id: str = "") -> None:
+        """Refuse more than BATON_MESSAGES_PER_MINUTE new messages (and follow-up
+        requests) a minute.
 
-        A message sent again under the same client_id (the widget resends one it saw no
-        ack for) was counted when it first got through: a few resends are let through
-        free, and the store keeps the message once. More than that count as new ones.
+        A frame sent again under the same key (the widget resends a message it saw no ack
+        for, under its client_id) was counted when it first got through: a few resends are
+        let through free, and the store keeps the message once. More count as new ones.
         """
         now = time.monotonic()
         while self.sent_at and now - self.sent_at[0][0] > 60:
             self.sent_at.popleft()
-        sends = sum(1 for _at, sent, _counted in self.sent_at if sent == client_id)
+        sends = sum(1 for _at, sent, _counted in self.sent_at if sent == key)
         if 0 < sends <= FREE_RESENDS:
-            self.sent_at.append((now, client_id, False))
+            self.sent_at.append((now, key, False))
             return
         counted = [at for at, _sent, counts in self.sent_at if counts]
         if len(counted) >= settings.BATON_MESSAGES_PER_MINUTE:
@@ -290,7 +291,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 client_id=client_id,
                 retry_after=retry_after,
             )
-        self.sent_at.append((now, client_id, True))
+        self.sent_at.append((now, key, True))
 
     async def page_changed(self, frame: dict[str, Any]) -> None:
         page = frames.page(frame.get("page"))
@@ -332,6 +333,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def followup(self, frame: dict[str, Any]) -> None:
         email = frames.email(frame)
+        self._check_rate(f"followup:{email}")
         if self.conversation is None:
             raise FrameError("not_found", _("There is no conversation to follow up on yet."))
         try:

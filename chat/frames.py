@@ -219,11 +219,21 @@ def context(value: Any) -> dict[str, str | int | float | bool]:
     return facts
 
 
+EMAIL_CHARS = 254
+
+
 def email(frame: dict[str, Any]) -> str:
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    value = text_field(frame, "email", limit=254).strip()
+    value = text_field(frame, "email", limit=10_000).strip()
+    if len(value) > EMAIL_CHARS:
+        # Never cut: a shortened address could still look valid and be someone else's.
+        raise FrameError(
+            "invalid_field",
+            _("An email address has at most %(count)d characters.") % {"count": EMAIL_CHARS},
+            field="email",
+        )
     try:
         validate_email(value)
     except ValidationError:

@@ -1134,6 +1134,10 @@ def followup_request(*, conversation: Conversation, email: str) -> FollowUp:
         handoff = selectors.handoff_current(conversation=conversation)
         if handoff is None:
             raise FollowUpRefused(_("This conversation is not waiting for a person."))
+        earlier = FollowUp.objects.filter(conversation=conversation).first()
+        if earlier is not None and earlier.email == email:
+            # Sent again (a double click, a resend): said once.
+            return earlier
         status = _status(handoff)
         followup, _created = FollowUp.objects.update_or_create(
             conversation=conversation,

@@ -124,3 +124,35 @@ async def test_the_status_bar_follows_closing_time(demo_kb):
             await database_sync_to_async(tasks.queues_refresh)()
         later = await back.until("status")
     assert later["text"] == "General is back Tuesday 24 November at 9 a.m. (UTC time)."
+
+
+async def test_follow_up_requests_are_said_once_and_cannot_flood(demo_kb, settings):
+    from channels.db import database_sync_to_async
+
+    from chat.models import Message
+
+    settings.BATON_MESSAGES_PER_MINUTE = 5
+    async with Widget("demo", origin=DEMO) as widget:
+        await widget.hello()
+        await widget.say("I want to speak to a person")
+        await widget.until("status", offline=True)
+        # Too long to be an address: refused whole, never cut to a shorter one.
+        await widget.send({"type": "followup", "email": "sam@" + "sub." * 62 + "example.com"})
+        error = await widget.until("error")
+        assert (error["code"], error["field"]) == ("invalid_field", "email")
+        assert "at most 254 characters" in error["message"]
+        for _ in range(3):  # a double click, and one more
+            await widget.send({"type": "followup", "email": "sam@example.com"})
+        await widget.until("status", followup=True)
+        for n in range(10):
+            await widget.send({"type": "followup", "email": f"sam{n}@example.com"})
+        limited = await widget.until("error", code="rate_limited")
+    lines = await database_sync_to_async(list)(
+        Message.objects.filter(author="system", body__startswith="Thanks.").values_list(
+            "body", flat=True
+        )
+    )
+    assert sum("sam@example.com" in line for line in lines) == 1
+    # Five a minute: the question, the first address and three new ones; then no more.
+    assert len(lines) == 4
+    assert limited["retry_after"] >= 1
